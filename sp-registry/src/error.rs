@@ -1,0 +1,208 @@
+//! Load errors of the registry folder (architecture, "Configuration": every
+//! error points at its file, line and field).
+//!
+//! A [`LoadError`] displays as
+//! `registry/ent.toml:12: field `release.attributes`: unknown attribute "FOO"`;
+//! [`RegistryErrors`] holds every error of one load, one per line.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use sso_core::ProfileError;
+use sso_saml::keys::KeyError;
+use sso_saml::metadata::MetadataError;
+
+/// Every error found while loading a registry folder (loading does not stop
+/// at the first one).
+#[derive(Debug)]
+pub struct RegistryErrors(pub Vec<LoadError>);
+
+impl fmt::Display for RegistryErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for error in &self.0 {
+            if !first {
+                writeln!(f)?;
+            }
+            first = false;
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RegistryErrors {}
+
+/// One error, located in a file of the registry folder.
+#[derive(Debug)]
+pub struct LoadError {
+    /// The file (or the folder itself when it cannot be read).
+    pub file: PathBuf,
+    /// 1-based line in `file`, when known.
+    pub line: Option<usize>,
+    /// Dotted path of the field at fault (e.g. `release.attributes`), when known.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub reason: LoadErrorKind,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.reason)
+    }
+}
+
+/// Why a registry file (or the folder) was refused. One variant per reason.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadErrorKind {
+    /// The folder cannot be listed.
+    #[error("cannot read the registry folder: {0}")]
+    ReadDir(#[source] io::Error),
+    /// A service file cannot be read (or is not UTF-8).
+    #[error("cannot read the service file: {0}")]
+    ReadFile(#[source] io::Error),
+    /// The file is not valid TOML.
+    #[error("invalid TOML: {0}")]
+    Syntax(String),
+    /// A key that the format does not define (typos must not pass silently).
+    #[error("unknown field `{0}`")]
+    UnknownField(String),
+    /// A required key is absent.
+    #[error("required field is missing")]
+    MissingField,
+    /// A value of the wrong type or outside the allowed set.
+    #[error("{0}")]
+    InvalidValue(String),
+    /// A service id or family name outside `[a-z0-9-]+`.
+    #[error("{0:?} is not a valid name (only lower-case letters, digits and '-')")]
+    InvalidName(String),
+    /// A required text value is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// `resource_id` on a service that is not a resource.
+    #[error("resource_id is only allowed when kind = \"resource\"")]
+    ResourceIdOnEnt,
+    /// A release name that is not a known GAR attribute.
+    #[error(
+        "unknown attribute {0:?} (expected one of IDO, UAI, PRO, NOM, PRE, CIV, P_MEL, DIV, GRO, E_MS1, P_MS4; use [release.custom] for other names)"
+    )]
+    UnknownAttribute(String),
+    /// A `release.custom` value that is not a canonical attribute name.
+    #[error("unknown canonical attribute {0:?} (expected one of {names})", names = sso_core::attr::ALL.join(", "))]
+    UnknownCanonicalAttribute(String),
+    /// A canonical attribute that is never released downstream (domain §4:
+    /// never expose the AAF id or the INE).
+    #[error("canonical attribute {0:?} is never released to a service")]
+    ForbiddenAttribute(String),
+    /// The same released name twice.
+    #[error("attribute {0:?} is released twice")]
+    DuplicateAttribute(String),
+    /// A value of `access.profiles` that is not an SDET profile.
+    #[error("{0}")]
+    UnknownProfile(#[source] ProfileError),
+    /// `access.profiles = []`: nobody could open the service.
+    #[error(
+        "the profile list is empty, so nobody could open the service (remove the key to allow every profile)"
+    )]
+    NoProfiles,
+    /// `scope = "family"` without a family name.
+    #[error("scope = \"family\" requires `identifier.family`")]
+    MissingFamily,
+    /// A family name with `scope = "service"`.
+    #[error("`identifier.family` is only allowed with scope = \"family\"")]
+    FamilyWithoutFamilyScope,
+    /// Both a metadata file and inline endpoints.
+    #[error(
+        "metadata_file and inline endpoints (acs, slo, signing_certificate_file) are exclusive: choose one"
+    )]
+    MetadataAndInline,
+    /// Neither a metadata file nor inline ACS endpoints.
+    #[error("neither metadata_file nor acs is given")]
+    NoEndpointSource,
+    /// A metadata or certificate file named by the service file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReferencedFile {
+        /// The file named by the service file, resolved against the folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The metadata file does not parse, or does not describe `saml.entity_id`.
+    #[error("invalid metadata in {}: {source}", path.display())]
+    Metadata {
+        /// The metadata file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: MetadataError,
+    },
+    /// The metadata has no SPSSODescriptor.
+    #[error("metadata {} has no SPSSODescriptor", path.display())]
+    NoSpDescriptor {
+        /// The metadata file.
+        path: PathBuf,
+    },
+    /// No AssertionConsumerService at all.
+    #[error("no AssertionConsumerService is registered")]
+    NoAcs,
+    /// No AssertionConsumerService with the HTTP-POST binding, the only one the
+    /// gateway answers with.
+    #[error("no AssertionConsumerService with the HTTP-POST binding")]
+    NoPostAcs,
+    /// Two AssertionConsumerServices with the same index.
+    #[error("two AssertionConsumerServices share index {0}")]
+    DuplicateAcsIndex(u16),
+    /// An inline endpoint binding other than HTTP-POST, HTTP-Redirect or SOAP.
+    #[error(
+        "binding {0:?} is not supported (expected the SAML 2.0 HTTP-POST, HTTP-Redirect or SOAP binding URI)"
+    )]
+    UnsupportedBinding(String),
+    /// A certificate file that is not a PEM certificate.
+    #[error("invalid certificate in {}: {source}", path.display())]
+    Certificate {
+        /// The certificate file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: KeyError,
+    },
+    /// Signed AuthnRequests are required but no signing certificate is known.
+    #[error(
+        "signed AuthnRequests are required but the service has no signing certificate (metadata KeyDescriptor or signing_certificate_file)"
+    )]
+    NoSigningCertificate,
+    /// `assertion_lifetime_seconds` outside 1..=300.
+    #[error("{0} seconds is out of range (1 to 300)")]
+    LifetimeOutOfRange(u64),
+    /// Two files declare the same `id`.
+    #[error("id {id:?} is already declared in {}", first.display())]
+    DuplicateId {
+        /// The duplicated id.
+        id: String,
+        /// The file that declared it first.
+        first: PathBuf,
+    },
+    /// Two files declare the same `saml.entity_id`.
+    #[error("entity_id {entity_id:?} is already declared in {}", first.display())]
+    DuplicateEntityId {
+        /// The duplicated entity id.
+        entity_id: String,
+        /// The file that declared it first.
+        first: PathBuf,
+    },
+}

@@ -1,0 +1,40 @@
+//! The downstream service registry (architecture: `sp-registry/`; domain
+//! reference §1 and §4).
+//!
+//! One TOML file per downstream service (an ENT or a publisher's resource) in a
+//! registry folder. [`Registry::load_dir`] reads and validates every file,
+//! collecting every error with its file, line and field, and yields an
+//! immutable [`Registry`] meant to be shared behind an `Arc` (a later hot
+//! reload swaps the whole value). Each [`ServiceDefinition`] answers the
+//! questions the gateway asks at access time:
+//!
+//! * may this user open the service? ([`ServiceDefinition::check_access`]);
+//! * which attributes does it receive? ([`ServiceDefinition::release`]: exactly
+//!   the configured ones, nothing else);
+//! * under which identifier? ([`ServiceDefinition::name_id`] and
+//!   [`IdentifierKey::opaque_id`]: an opaque value per service or per family of
+//!   services, stable across schools, never revealing the upstream subject);
+//! * where does the SAML response go? ([`SamlService::resolve_acs`]).
+//!
+//! Only SAML 2.0 services exist for now; the file format keeps one table per
+//! protocol (`[saml]`) so that `[cas]` and `[oidc]` can join it.
+
+#![warn(missing_docs)]
+
+mod access;
+mod error;
+mod format;
+mod identifier;
+mod load;
+mod registry;
+mod release;
+mod saml;
+mod service;
+
+pub use access::{AccessDenied, AccessPolicy};
+pub use error::{LoadError, LoadErrorKind, RegistryErrors};
+pub use identifier::{IdentifierKey, IdentifierScope, KeyTooShort};
+pub use registry::Registry;
+pub use release::{AttributeSource, GAR_ATTRIBUTES, ReleasePolicy, ReleaseRule, ReleasedAttribute};
+pub use saml::{AcsError, NameIdFormat, SamlService};
+pub use service::{ServiceDefinition, ServiceKind};

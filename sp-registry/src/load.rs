@@ -1,0 +1,553 @@
+//! Reading and validating one service file (the format of the crate README;
+//! domain reference §4 for the GAR attribute names, §3 for the profiles).
+//!
+//! Parsing stops at the first TOML or type error of a file (serde gives one);
+//! the checks that follow parsing collect every error of the file, each with
+//! the line and field of the value at fault.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use sso_core::Profile;
+use sso_saml::keys::Certificate;
+use sso_saml::metadata::{self, Endpoint};
+use sso_saml::ns;
+use toml::Spanned;
+use toml::de::DeTable;
+
+use crate::access::AccessPolicy;
+use crate::error::{LoadError, LoadErrorKind};
+use crate::format::{
+    RawAccess, RawAcs, RawIdentifier, RawRelease, RawSaml, RawScope, RawService, RawSlo, field_at,
+    line_of,
+};
+use crate::identifier::IdentifierScope;
+use crate::release::{
+    AttributeSource, NEVER_RELEASED, ReleasePolicy, ReleaseRule, canonical_name, gar_source,
+};
+use crate::saml::SamlService;
+use crate::service::{ServiceDefinition, ServiceKind};
+
+/// Longest assertion lifetime a service may ask for, and the default.
+const MAX_ASSERTION_LIFETIME_SECONDS: u64 = 300;
+
+/// Bindings an inline endpoint may use.
+const SUPPORTED_BINDINGS: &[&str] = &[
+    ns::BINDING_HTTP_POST,
+    ns::BINDING_HTTP_REDIRECT,
+    ns::BINDING_SOAP,
+];
+
+/// A valid service and where its unique keys sit in its file.
+pub(crate) struct Loaded {
+    pub service: ServiceDefinition,
+    pub id_line: Option<usize>,
+    pub entity_id_line: Option<usize>,
+}
+
+/// Reads, parses and validates the service file `file` of the folder `dir`.
+pub(crate) fn load_file(dir: &Path, file: &Path) -> Result<Loaded, Vec<LoadError>> {
+    let text = std::fs::read_to_string(file).map_err(|source| {
+        vec![LoadError {
+            file: file.to_path_buf(),
+            line: None,
+            field: None,
+            reason: LoadErrorKind::ReadFile(source),
+        }]
+    })?;
+    let mut checker = Checker {
+        dir,
+        file,
+        text: &text,
+        errors: Vec::new(),
+    };
+    let Some(raw) = checker.parse() else {
+        return Err(checker.errors);
+    };
+    let id_line = checker.line(&raw.id.span());
+    let entity_id_line = checker.line(&raw.saml.get_ref().entity_id.span());
+    match checker.service(raw) {
+        Some(service) if checker.errors.is_empty() => Ok(Loaded {
+            service,
+            id_line,
+            entity_id_line,
+        }),
+        _ => {
+            checker.errors.sort_by_key(|error| error.line);
+            Err(checker.errors)
+        }
+    }
+}
+
+struct Checker<'a> {
+    dir: &'a Path,
+    file: &'a Path,
+    text: &'a str,
+    errors: Vec<LoadError>,
+}
+
+impl Checker<'_> {
+    fn line(&self, span: &Range<usize>) -> Option<usize> {
+        line_of(self.text, span.start)
+    }
+
+    fn error(
+        &self,
+        line: Option<usize>,
+        field: Option<String>,
+        reason: LoadErrorKind,
+    ) -> LoadError {
+        LoadError {
+            file: self.file.to_path_buf(),
+            line,
+            field,
+            reason,
+        }
+    }
+
+    fn push(&mut self, span: &Range<usize>, field: &str, reason: LoadErrorKind) {
+        let error = self.error(self.line(span), Some(field.to_owned()), reason);
+        self.errors.push(error);
+    }
+
+    /// TOML syntax first (so that a syntax error is never reported as a type
+    /// error), then the typed structure.
+    fn parse(&mut self) -> Option<RawService> {
+        let error = match DeTable::parse(self.text) {
+            Err(error) => {
+                let line = error.span().and_then(|span| line_of(self.text, span.start));
+                self.error(
+                    line,
+                    None,
+                    LoadErrorKind::Syntax(error.message().to_owned()),
+                )
+            }
+            Ok(_) => match toml::from_str(self.text) {
+                Ok(raw) => return Some(raw),
+                Err(error) => self.type_error(&error),
+            },
+        };
+        self.errors.push(error);
+        None
+    }
+
+    fn type_error(&self, error: &toml::de::Error) -> LoadError {
+        let message = error.message();
+        // An empty span stands for the whole document (e.g. a missing
+        // top-level key): no line, no enclosing field.
+        let start = error
+            .span()
+            .filter(|span| !span.is_empty())
+            .map(|span| span.start);
+        let at = start.and_then(|start| field_at(self.text, start));
+        if let Some(name) = backticked(message, "unknown field `") {
+            let line = start.and_then(|start| line_of(self.text, start));
+            return self.error(line, at, LoadErrorKind::UnknownField(name.to_owned()));
+        }
+        if let Some(name) = backticked(message, "missing field `") {
+            // serde points at the enclosing table's header.
+            let line = start.and_then(|start| line_of(self.text, start));
+            let field = match at {
+                Some(table) => format!("{table}.{name}"),
+                None => name.to_owned(),
+            };
+            return self.error(line, Some(field), LoadErrorKind::MissingField);
+        }
+        let line = start.and_then(|start| line_of(self.text, start));
+        self.error(line, at, LoadErrorKind::InvalidValue(message.to_owned()))
+    }
+
+    /// Validates every part and builds the definition; `None` when a part
+    /// could not be built (its errors are recorded).
+    fn service(&mut self, raw: RawService) -> Option<ServiceDefinition> {
+        self.check_name(&raw.id, "id");
+        self.check_not_empty(&raw.display_name, "display_name");
+        if let Some(publisher) = &raw.publisher {
+            self.check_not_empty(publisher, "publisher");
+        }
+        if let Some(resource_id) = &raw.resource_id {
+            self.check_not_empty(resource_id, "resource_id");
+            if *raw.kind.get_ref() != ServiceKind::Resource {
+                self.push(
+                    &resource_id.span(),
+                    "resource_id",
+                    LoadErrorKind::ResourceIdOnEnt,
+                );
+            }
+        }
+        let identifier = self.identifier(raw.identifier.as_ref());
+        let release = self.release(raw.release);
+        let access = self.access(raw.access);
+        let saml = self.saml(&raw.saml);
+        Some(ServiceDefinition {
+            id: raw.id.into_inner(),
+            display_name: raw.display_name.into_inner(),
+            kind: raw.kind.into_inner(),
+            publisher: raw.publisher.map(Spanned::into_inner),
+            resource_id: raw.resource_id.map(Spanned::into_inner),
+            saml: saml?,
+            identifier: identifier?,
+            release,
+            access,
+            source_file: self.file.to_path_buf(),
+        })
+    }
+
+    fn check_not_empty(&mut self, value: &Spanned<String>, field: &str) -> bool {
+        if value.get_ref().trim().is_empty() {
+            self.push(&value.span(), field, LoadErrorKind::Empty);
+            return false;
+        }
+        true
+    }
+
+    fn check_name(&mut self, value: &Spanned<String>, field: &str) {
+        let name = value.get_ref();
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            self.push(
+                &value.span(),
+                field,
+                LoadErrorKind::InvalidName(name.clone()),
+            );
+        }
+    }
+
+    fn identifier(&mut self, raw: Option<&Spanned<RawIdentifier>>) -> Option<IdentifierScope> {
+        let Some(raw) = raw else {
+            return Some(IdentifierScope::Service);
+        };
+        let table = raw.get_ref();
+        let scope = table
+            .scope
+            .as_ref()
+            .map_or(RawScope::Service, |scope| *scope.get_ref());
+        let scope_span = table
+            .scope
+            .as_ref()
+            .map_or_else(|| raw.span(), Spanned::span);
+        match (scope, &table.family) {
+            (RawScope::Service, None) => Some(IdentifierScope::Service),
+            (RawScope::Service, Some(family)) => {
+                self.push(
+                    &family.span(),
+                    "identifier.family",
+                    LoadErrorKind::FamilyWithoutFamilyScope,
+                );
+                None
+            }
+            (RawScope::Family, None) => {
+                self.push(
+                    &scope_span,
+                    "identifier.family",
+                    LoadErrorKind::MissingFamily,
+                );
+                None
+            }
+            (RawScope::Family, Some(family)) => {
+                self.check_name(family, "identifier.family");
+                Some(IdentifierScope::Family(family.get_ref().clone()))
+            }
+        }
+    }
+
+    fn release(&mut self, raw: Option<RawRelease>) -> ReleasePolicy {
+        let Some(raw) = raw else {
+            return ReleasePolicy::default();
+        };
+        let mut rules = Vec::new();
+        let mut seen = HashSet::new();
+        for name in raw.attributes {
+            let Some(source) = gar_source(name.get_ref()) else {
+                let reason = LoadErrorKind::UnknownAttribute(name.get_ref().clone());
+                self.push(&name.span(), "release.attributes", reason);
+                continue;
+            };
+            if !seen.insert(name.get_ref().clone()) {
+                let reason = LoadErrorKind::DuplicateAttribute(name.get_ref().clone());
+                self.push(&name.span(), "release.attributes", reason);
+                continue;
+            }
+            rules.push(ReleaseRule {
+                name: name.into_inner(),
+                source,
+            });
+        }
+        for (name, canonical) in raw.custom {
+            if !self.check_not_empty(&name, "release.custom") {
+                continue;
+            }
+            let Some(canonical_name) = canonical_name(canonical.get_ref()) else {
+                let reason = LoadErrorKind::UnknownCanonicalAttribute(canonical.get_ref().clone());
+                self.push(&canonical.span(), "release.custom", reason);
+                continue;
+            };
+            if NEVER_RELEASED.contains(&canonical_name) {
+                let reason = LoadErrorKind::ForbiddenAttribute(canonical_name.to_owned());
+                self.push(&canonical.span(), "release.custom", reason);
+                continue;
+            }
+            if !seen.insert(name.get_ref().clone()) {
+                let reason = LoadErrorKind::DuplicateAttribute(name.get_ref().clone());
+                self.push(&name.span(), "release.custom", reason);
+                continue;
+            }
+            rules.push(ReleaseRule {
+                name: name.into_inner(),
+                source: AttributeSource::Canonical(canonical_name),
+            });
+        }
+        ReleasePolicy { rules }
+    }
+
+    fn access(&mut self, raw: Option<RawAccess>) -> AccessPolicy {
+        let Some(list) = raw.and_then(|raw| raw.profiles) else {
+            return AccessPolicy::default();
+        };
+        if list.get_ref().is_empty() {
+            self.push(&list.span(), "access.profiles", LoadErrorKind::NoProfiles);
+        }
+        let mut profiles = Vec::new();
+        for value in list.get_ref() {
+            match value.get_ref().parse::<Profile>() {
+                Ok(profile) if !profiles.contains(&profile) => profiles.push(profile),
+                Ok(_) => {}
+                Err(error) => self.push(
+                    &value.span(),
+                    "access.profiles",
+                    LoadErrorKind::UnknownProfile(error),
+                ),
+            }
+        }
+        AccessPolicy {
+            profiles: Some(profiles),
+        }
+    }
+
+    fn saml(&mut self, raw: &Spanned<RawSaml>) -> Option<SamlService> {
+        let table = raw.get_ref();
+        let entity_id_ok = self.check_not_empty(&table.entity_id, "saml.entity_id");
+        let lifetime = match &table.assertion_lifetime_seconds {
+            None => Some(MAX_ASSERTION_LIFETIME_SECONDS),
+            Some(seconds) if (1..=MAX_ASSERTION_LIFETIME_SECONDS).contains(seconds.get_ref()) => {
+                Some(*seconds.get_ref())
+            }
+            Some(seconds) => {
+                let reason = LoadErrorKind::LifetimeOutOfRange(*seconds.get_ref());
+                self.push(&seconds.span(), "saml.assertion_lifetime_seconds", reason);
+                None
+            }
+        };
+        let endpoints = if entity_id_ok {
+            self.endpoints(raw)
+        } else {
+            None
+        };
+        let endpoints = endpoints?;
+        let require_signed_authn_requests = table
+            .require_signed_authn_requests
+            .as_ref()
+            .is_none_or(|required| *required.get_ref());
+        if require_signed_authn_requests && endpoints.signing_certs.is_empty() {
+            let span = table
+                .require_signed_authn_requests
+                .as_ref()
+                .map_or_else(|| raw.span(), Spanned::span);
+            self.push(
+                &span,
+                "saml.require_signed_authn_requests",
+                LoadErrorKind::NoSigningCertificate,
+            );
+        }
+        Some(SamlService {
+            entity_id: table.entity_id.get_ref().clone(),
+            acs: endpoints.acs,
+            slo: endpoints.slo,
+            signing_certs: endpoints.signing_certs,
+            encryption_certs: endpoints.encryption_certs,
+            require_signed_authn_requests,
+            sign_response: table.sign_response,
+            name_id_format: table.name_id_format,
+            assertion_lifetime: Duration::from_secs(lifetime?),
+        })
+    }
+
+    /// Endpoints and keys, from the metadata file or from the inline keys,
+    /// then the checks on the ACS list that both forms share.
+    fn endpoints(&mut self, raw: &Spanned<RawSaml>) -> Option<Endpoints> {
+        let table = raw.get_ref();
+        let inline =
+            table.acs.is_some() || table.slo.is_some() || table.signing_certificate_file.is_some();
+        let (endpoints, span, field) = match (&table.metadata_file, &table.acs) {
+            (Some(file), _) if inline => {
+                self.push(
+                    &file.span(),
+                    "saml.metadata_file",
+                    LoadErrorKind::MetadataAndInline,
+                );
+                return None;
+            }
+            (Some(file), _) => (
+                self.metadata_endpoints(file, table.entity_id.get_ref())?,
+                file.span(),
+                "saml.metadata_file",
+            ),
+            (None, Some(acs)) => (self.inline_endpoints(table, acs)?, acs.span(), "saml.acs"),
+            (None, None) => {
+                self.push(&raw.span(), "saml", LoadErrorKind::NoEndpointSource);
+                return None;
+            }
+        };
+        if endpoints.acs.is_empty() {
+            self.push(&span, field, LoadErrorKind::NoAcs);
+            return None;
+        }
+        if !endpoints
+            .acs
+            .iter()
+            .any(|acs| acs.binding == ns::BINDING_HTTP_POST)
+        {
+            self.push(&span, field, LoadErrorKind::NoPostAcs);
+            return None;
+        }
+        let mut indexes = HashSet::new();
+        for index in endpoints.acs.iter().filter_map(|acs| acs.index) {
+            if !indexes.insert(index) {
+                self.push(&span, field, LoadErrorKind::DuplicateAcsIndex(index));
+                return None;
+            }
+        }
+        Some(endpoints)
+    }
+
+    fn metadata_endpoints(&mut self, file: &Spanned<String>, entity_id: &str) -> Option<Endpoints> {
+        let span = file.span();
+        let field = "saml.metadata_file";
+        let path = self.dir.join(file.get_ref());
+        let xml = match std::fs::read_to_string(&path) {
+            Ok(xml) => xml,
+            Err(source) => {
+                self.push(&span, field, LoadErrorKind::ReferencedFile { path, source });
+                return None;
+            }
+        };
+        // Selecting by entity id: metadata of another entity is refused
+        // (MetadataError::EntityNotFound).
+        let parsed = match metadata::parse(&xml, Some(entity_id)) {
+            Ok(parsed) => parsed,
+            Err(source) => {
+                self.push(&span, field, LoadErrorKind::Metadata { path, source });
+                return None;
+            }
+        };
+        let Some(sp) = parsed.sp else {
+            self.push(&span, field, LoadErrorKind::NoSpDescriptor { path });
+            return None;
+        };
+        Some(Endpoints {
+            acs: sp.acs,
+            slo: sp.slo,
+            signing_certs: sp.signing_certs,
+            encryption_certs: sp.encryption_certs,
+        })
+    }
+
+    fn inline_endpoints(
+        &mut self,
+        table: &RawSaml,
+        acs: &Spanned<Vec<RawAcs>>,
+    ) -> Option<Endpoints> {
+        let before = self.errors.len();
+        let acs: Vec<Endpoint> = acs
+            .get_ref()
+            .iter()
+            .enumerate()
+            .map(|(position, raw)| {
+                let field = format!("saml.acs[{position}]");
+                self.endpoint(&raw.url, &raw.binding, &field, raw.index, raw.default)
+            })
+            .collect();
+        let slo: Vec<Endpoint> = table
+            .slo
+            .as_ref()
+            .map(|slo| slo.get_ref().as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(position, raw): (usize, &RawSlo)| {
+                let field = format!("saml.slo[{position}]");
+                self.endpoint(&raw.url, &raw.binding, &field, None, false)
+            })
+            .collect();
+        let signing_certs = match &table.signing_certificate_file {
+            Some(file) => vec![self.certificate(file)?],
+            None => Vec::new(),
+        };
+        (self.errors.len() == before).then_some(Endpoints {
+            acs,
+            slo,
+            signing_certs,
+            encryption_certs: Vec::new(),
+        })
+    }
+
+    fn endpoint(
+        &mut self,
+        url: &Spanned<String>,
+        binding: &Spanned<String>,
+        field: &str,
+        index: Option<u16>,
+        is_default: bool,
+    ) -> Endpoint {
+        self.check_not_empty(url, &format!("{field}.url"));
+        if !SUPPORTED_BINDINGS.contains(&binding.get_ref().as_str()) {
+            let reason = LoadErrorKind::UnsupportedBinding(binding.get_ref().clone());
+            self.push(&binding.span(), &format!("{field}.binding"), reason);
+        }
+        Endpoint {
+            binding: binding.get_ref().clone(),
+            location: url.get_ref().clone(),
+            index,
+            is_default,
+        }
+    }
+
+    fn certificate(&mut self, file: &Spanned<String>) -> Option<Certificate> {
+        let span = file.span();
+        let field = "saml.signing_certificate_file";
+        let path = self.dir.join(file.get_ref());
+        let pem = match std::fs::read(&path) {
+            Ok(pem) => pem,
+            Err(source) => {
+                self.push(&span, field, LoadErrorKind::ReferencedFile { path, source });
+                return None;
+            }
+        };
+        match Certificate::from_pem(&pem) {
+            Ok(certificate) => Some(certificate),
+            Err(source) => {
+                self.push(&span, field, LoadErrorKind::Certificate { path, source });
+                None
+            }
+        }
+    }
+}
+
+/// Endpoints and keys of a SAML service, from either source.
+struct Endpoints {
+    acs: Vec<Endpoint>,
+    slo: Vec<Endpoint>,
+    signing_certs: Vec<Certificate>,
+    encryption_certs: Vec<Certificate>,
+}
+
+/// The text between `prefix` and the next backtick, when `message` starts with `prefix`.
+fn backticked<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next()
+}

@@ -1,0 +1,17 @@
+//! Integration tests of the registry: loading and validation of service
+//! files, attribute release and identifiers, ACS resolution, access checks.
+
+#[cfg(test)]
+mod access;
+#[cfg(test)]
+mod acs;
+#[cfg(test)]
+mod common;
+#[cfg(test)]
+mod load_errors;
+#[cfg(test)]
+mod metadata;
+#[cfg(test)]
+mod registry;
+#[cfg(test)]
+mod release;
