@@ -1,0 +1,19 @@
+//! Simulators of the national services the gateway cannot reach in tests and
+//! in the demo (domain reference §1, §2): a simulated ÉduConnect and a
+//! simulated académie agent IdP (SAML IdPs), a simulated ENT and publishers'
+//! resources (SAML SPs), and the synthetic population they share.
+//!
+//! They speak real SAML 2.0 with real signatures and encryption through
+//! `sso-saml`, keep their state in memory, and are served by axum routers
+//! that the caller nests under each simulator's base path. They never appear
+//! in a production code path.
+
+pub mod attributes;
+mod idp;
+mod page;
+pub mod people;
+mod sp;
+mod web;
+
+pub use idp::{IdpKind, SimIdpConfig, sim_idp_metadata, sim_idp_router};
+pub use sp::{SimSpConfig, sim_sp_metadata, sim_sp_router};

@@ -1,0 +1,13 @@
+//! Integration tests of the simulators, served over real HTTP on 127.0.0.1:0
+//! and driven by a reqwest client with a cookie jar that follows redirects by
+//! hand. The test code plays the gateway: SP of the simulated IdPs, IdP of the
+//! simulated SPs.
+
+#[cfg(test)]
+mod common;
+#[cfg(test)]
+mod flow;
+#[cfg(test)]
+mod idp;
+#[cfg(test)]
+mod sp;
