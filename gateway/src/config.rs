@@ -1,0 +1,357 @@
+//! The gateway's configuration: one TOML file (documented by
+//! `config/example/gateway.toml`, which the tests load), a folder with one
+//! file per downstream service, IdP metadata files and key files, all paths
+//! relative to the configuration file's folder. Secrets and addresses may be
+//! overridden by environment variables (`SSO_REDIS_URL`,
+//! `SSO_IDENTIFIER_SECRET`, `SSO_PUBLIC_URL`, `SSO_LISTEN`).
+//!
+//! [`check`] validates everything `serve` needs and reports each problem with
+//! the file, line and field it comes from; `serve` refuses to start on any.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use idp_connectors::config::SamlIdpConfig;
+use idp_connectors::mapping::{Mapping, MappingConfig};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// SSO sessions.
+    #[serde(default)]
+    pub session: SessionConfig,
+    /// Shared state.
+    pub store: StoreConfig,
+    /// The gateway's keys.
+    pub keys: KeysConfig,
+    /// SAML settings of both roles.
+    pub saml: SamlConfig,
+    /// Downstream services.
+    pub registry: RegistryConfig,
+    /// Legal notice shown on every page, before login.
+    pub legal: LegalConfig,
+    /// Upstream identity providers, in discovery-page order.
+    #[serde(default)]
+    pub idp: Vec<SamlIdpConfig>,
+    /// Attribute mappings, by name.
+    #[serde(default)]
+    pub mapping: BTreeMap<String, Spanned<MappingConfig>>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+fn default_body_limit() -> usize {
+    256 * 1024
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Public base URL of the gateway, without trailing slash
+    /// (`https://sso.example.fr`). Every endpoint is derived from it.
+    pub public_url: Spanned<String>,
+    /// Largest request body accepted on any endpoint.
+    #[serde(default = "default_body_limit")]
+    pub max_body_bytes: usize,
+    /// Emit JSON logs (production) rather than human-readable ones.
+    #[serde(default)]
+    pub json_logs: bool,
+}
+
+/// `[session]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Name of the SSO session cookie.
+    pub cookie_name: String,
+    /// Session ends after this long without activity.
+    pub idle_timeout_seconds: u64,
+    /// Session ends this long after login whatever the activity.
+    pub absolute_timeout_seconds: u64,
+    /// Lifetime of a pending login flow.
+    pub flow_timeout_seconds: u64,
+    /// Mark cookies `Secure` (always, except a plain-HTTP local demo).
+    pub secure_cookies: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            cookie_name: "sso_session".to_owned(),
+            idle_timeout_seconds: 2 * 3600,
+            absolute_timeout_seconds: 10 * 3600,
+            flow_timeout_seconds: 600,
+            secure_cookies: true,
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "lowercase")]
+pub enum StoreConfig {
+    /// In-process memory: demo and single node only.
+    Memory,
+    /// Redis, shared by every replica.
+    Redis {
+        /// `redis://[user:password@]host:port/db` (or `rediss://`).
+        url: String,
+        /// Prefix of every key.
+        #[serde(default = "default_prefix")]
+        key_prefix: String,
+        /// Bound on every command.
+        #[serde(default = "default_command_timeout")]
+        command_timeout_ms: u64,
+        /// Bound on connecting.
+        #[serde(default = "default_connect_timeout")]
+        connect_timeout_ms: u64,
+    },
+}
+
+fn default_prefix() -> String {
+    "sso:".to_owned()
+}
+
+fn default_command_timeout() -> u64 {
+    300
+}
+
+fn default_connect_timeout() -> u64 {
+    2000
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Private key (PEM) signing assertions, metadata and AuthnRequests.
+    pub signing_key: Spanned<PathBuf>,
+    /// Its certificate (PEM), published in metadata.
+    pub signing_cert: Spanned<PathBuf>,
+    /// Private key (PEM) decrypting upstream encrypted assertions.
+    pub encryption_key: Spanned<PathBuf>,
+    /// Its certificate (PEM), published in the SP metadata.
+    pub encryption_cert: Spanned<PathBuf>,
+    /// File holding the secret (at least 32 bytes) from which opaque per-service
+    /// identifiers are derived. Overridden by `SSO_IDENTIFIER_SECRET`.
+    pub identifier_secret_file: Spanned<PathBuf>,
+}
+
+fn default_skew() -> u64 {
+    60
+}
+
+fn default_message_limit() -> usize {
+    128 * 1024
+}
+
+/// `[saml]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlConfig {
+    /// entityID of the gateway as IdP of the downstream services.
+    pub idp_entity_id: String,
+    /// entityID of the gateway as SP of the upstream identity providers.
+    pub sp_entity_id: String,
+    /// Require every downstream AuthnRequest to be signed, whatever the
+    /// service's own setting.
+    #[serde(default)]
+    pub require_signed_authn_requests: bool,
+    /// Tolerated clock difference with peers.
+    #[serde(default = "default_skew")]
+    pub clock_skew_seconds: u64,
+    /// Largest SAML message accepted after base64 decoding or inflation.
+    #[serde(default = "default_message_limit")]
+    pub max_message_bytes: usize,
+    /// Bound on each single-logout call to a participant.
+    #[serde(default = "default_logout_timeout")]
+    pub logout_timeout_ms: u64,
+}
+
+fn default_logout_timeout() -> u64 {
+    3000
+}
+
+/// `[registry]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Folder with one `*.toml` file per downstream service.
+    pub services_dir: Spanned<PathBuf>,
+}
+
+/// `[legal]`: the legal notice, validated by the académie, shown in the
+/// footer of every page before login (domain reference §5).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalConfig {
+    /// Who runs the service ("Académie de Rennes — DANE").
+    pub operator: String,
+    /// Paragraphs of the legal notice page (French).
+    pub notice: Vec<String>,
+    /// Contact of the data-protection officer.
+    pub dpo_contact: String,
+}
+
+/// One configuration problem, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// File the problem is in.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Dotted field path, when known.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found, one per line when displayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblems(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for problem in &self.0 {
+            writeln!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigProblems {}
+
+/// A configuration file read from disk, with its folder and text (for line numbers).
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The parsed configuration, with environment overrides applied.
+    pub config: GatewayConfig,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Its folder: relative paths are resolved from here.
+    pub base: PathBuf,
+    text: String,
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+impl LoadedConfig {
+    /// Reads and parses the file; environment overrides are applied.
+    pub fn load(path: &Path) -> Result<Self, ConfigProblems> {
+        let problem = |line, message: String| {
+            ConfigProblems(vec![ConfigProblem {
+                file: path.to_owned(),
+                line,
+                field: None,
+                message,
+            }])
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| problem(None, format!("cannot read the file: {err}")))?;
+        let mut config: GatewayConfig = toml::from_str(&text).map_err(|err| {
+            let line = err.span().map(|span| line_of(&text, span.start));
+            problem(line, err.message().to_owned())
+        })?;
+        apply_env_overrides(&mut config);
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Self {
+            config,
+            path: path.to_owned(),
+            base,
+            text,
+        })
+    }
+
+    /// Resolves a configured path against the configuration folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base.join(path)
+        }
+    }
+
+    /// A problem located at a spanned field of this file.
+    pub fn problem_at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigProblem {
+        ConfigProblem {
+            file: self.path.clone(),
+            line: Some(line_of(&self.text, spanned.span().start)),
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// The validated attribute mappings, or the problems of each.
+    pub fn mappings(&self) -> Result<BTreeMap<String, Mapping>, Vec<ConfigProblem>> {
+        let mut mappings = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (name, config) in &self.config.mapping {
+            match Mapping::new(config.get_ref()) {
+                Ok(mapping) => {
+                    mappings.insert(name.clone(), mapping);
+                }
+                Err(err) => problems.push(self.problem_at(
+                    config,
+                    format!("mapping.{name}"),
+                    err.to_string(),
+                )),
+            }
+        }
+        if problems.is_empty() {
+            Ok(mappings)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+fn apply_env_overrides(config: &mut GatewayConfig) {
+    if let Ok(url) = std::env::var("SSO_REDIS_URL")
+        && let StoreConfig::Redis { url: current, .. } = &mut config.store
+    {
+        *current = url;
+    }
+    if let Ok(public_url) = std::env::var("SSO_PUBLIC_URL") {
+        config.server.public_url = Spanned::new(0..0, public_url);
+    }
+    if let Ok(listen) = std::env::var("SSO_LISTEN") {
+        config.server.listen = listen;
+    }
+}

@@ -1,0 +1,346 @@
+//! The demo: the gateway with the simulated ÉduConnect, agent IdP, ENT and
+//! resources of `testbed/`, in one process, on one port, with in-memory state
+//! (or a given Redis, for the tests).
+//!
+//! It runs the real configuration path: the example configuration
+//! (`config/example/`) is written to a fresh folder with generated keys and
+//! the simulators' metadata beside it, loaded and validated like any
+//! production configuration, then served. The end-to-end tests start the
+//! same stack.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use sso_saml::keys::SigningKey;
+use sso_testbed::{
+    IdpKind, SimIdpConfig, SimSpConfig, sim_idp_metadata, sim_idp_router, sim_sp_metadata,
+    sim_sp_router,
+};
+use tokio::net::TcpListener;
+
+use crate::config::LoadedConfig;
+use crate::server::{StartError, build};
+use crate::state::{AppState, Urls};
+
+const EXAMPLE_CONFIG: &str = include_str!("../../config/example/gateway.toml");
+const EXAMPLE_SERVICES: [(&str, &str); 3] = [
+    (
+        "ent-college.toml",
+        include_str!("../../config/example/services/ent-college.toml"),
+    ),
+    (
+        "manuel-numerique.toml",
+        include_str!("../../config/example/services/manuel-numerique.toml"),
+    ),
+    (
+        "espace-enseignants.toml",
+        include_str!("../../config/example/services/espace-enseignants.toml"),
+    ),
+];
+
+/// Which store the demo uses.
+#[derive(Debug, Clone)]
+pub enum DemoStore {
+    /// In-process memory.
+    Memory,
+    /// A Redis server (tests).
+    Redis(String),
+}
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Key generation failed.
+    #[error("cannot generate keys: {0}")]
+    Keys(String),
+    /// Writing the configuration folder failed.
+    #[error("cannot write the demo configuration in {path}: {reason}")]
+    Write {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The example configuration is invalid (a bug of the example).
+    #[error("the example configuration does not parse: {0}")]
+    Example(String),
+    /// The gateway could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+/// A simulated service provider of the demo: testbed id, registry file.
+struct DemoSp {
+    path: &'static str,
+    registry_id: &'static str,
+    entity_id: &'static str,
+    name: &'static str,
+}
+
+const SPS: [DemoSp; 3] = [
+    DemoSp {
+        path: "ent",
+        registry_id: "ent-college",
+        entity_id: "https://ent.demo.example/saml",
+        name: "ENT du collège Jean Moulin (simulation)",
+    },
+    DemoSp {
+        path: "manuel",
+        registry_id: "manuel-numerique",
+        entity_id: "https://manuel.demo.example/saml",
+        name: "Manuel numérique de mathématiques (simulation)",
+    },
+    DemoSp {
+        path: "enseignants",
+        registry_id: "espace-enseignants",
+        entity_id: "https://enseignants.demo.example/saml",
+        name: "Banque de ressources pour les enseignants (simulation)",
+    },
+];
+
+/// A running demo stack.
+pub struct DemoStack {
+    /// Base URL of the gateway (and of the simulators, under `/testbed/`).
+    pub base_url: String,
+    /// The folder holding its configuration.
+    pub config_path: PathBuf,
+    /// The gateway's state.
+    pub state: AppState,
+    /// The combined router (gateway and simulators).
+    pub router: Router,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for DemoStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoStack")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), DemoError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|err| DemoError::Write {
+            path: parent.to_owned(),
+            reason: err.to_string(),
+        })?;
+    }
+    std::fs::write(path, contents).map_err(|err| DemoError::Write {
+        path: path.to_owned(),
+        reason: err.to_string(),
+    })
+}
+
+fn key(name: &str) -> Result<SigningKey, DemoError> {
+    SigningKey::generate_self_signed(name).map_err(|err| DemoError::Keys(err.to_string()))
+}
+
+fn write_key(dir: &Path, stem: &str, key: &SigningKey) -> Result<(), DemoError> {
+    let private = key
+        .private_key_pem()
+        .map_err(|err| DemoError::Keys(err.to_string()))?;
+    let cert = key
+        .certificate()
+        .to_pem()
+        .map_err(|err| DemoError::Keys(err.to_string()))?;
+    write(&dir.join(format!("keys/{stem}.key")), private)?;
+    write(&dir.join(format!("keys/{stem}.crt")), cert)
+}
+
+/// The example configuration adapted to a local stack: public URL, store,
+/// plain-HTTP cookies, human-readable logs.
+fn demo_config_text(
+    base_url: &str,
+    listen: SocketAddr,
+    store: &DemoStore,
+) -> Result<String, DemoError> {
+    let mut table: toml::Table =
+        toml::from_str(EXAMPLE_CONFIG).map_err(|err| DemoError::Example(err.to_string()))?;
+    let section = |table: &mut toml::Table, name: &str| -> Result<toml::Table, DemoError> {
+        table
+            .remove(name)
+            .and_then(|v| v.as_table().cloned())
+            .ok_or_else(|| DemoError::Example(format!("no [{name}]")))
+    };
+    let mut server = section(&mut table, "server")?;
+    server.insert("public_url".into(), base_url.into());
+    server.insert("listen".into(), listen.to_string().into());
+    server.insert("json_logs".into(), false.into());
+    table.insert("server".into(), server.into());
+    let mut session = section(&mut table, "session")?;
+    session.insert("secure_cookies".into(), false.into());
+    table.insert("session".into(), session.into());
+    let mut store_table = toml::Table::new();
+    match store {
+        DemoStore::Memory => {
+            store_table.insert("kind".into(), "memory".into());
+        }
+        DemoStore::Redis(url) => {
+            store_table.insert("kind".into(), "redis".into());
+            store_table.insert("url".into(), url.as_str().into());
+            store_table.insert("key_prefix".into(), "demo:".into());
+        }
+    }
+    table.insert("store".into(), store_table.into());
+    toml::to_string(&table).map_err(|err| DemoError::Example(err.to_string()))
+}
+
+impl DemoStack {
+    /// Writes the configuration for a stack reachable at `base_url`, with
+    /// simulators, into `dir`; returns the simulators' routers.
+    fn write_config(
+        dir: &Path,
+        base_url: &str,
+        listen: SocketAddr,
+        store: &DemoStore,
+    ) -> Result<Router, DemoError> {
+        let urls = Urls::new(base_url);
+        let gateway_signing = key("sso-gateway signing (demo)")?;
+        let gateway_encryption = key("sso-gateway encryption (demo)")?;
+        write_key(dir, "gateway-signing", &gateway_signing)?;
+        write_key(dir, "gateway-encryption", &gateway_encryption)?;
+        write(&dir.join("keys/identifier.secret"), crate::random_token())?;
+        write(
+            &dir.join("gateway.toml"),
+            demo_config_text(base_url, listen, store)?,
+        )?;
+        let config: toml::Table =
+            toml::from_str(EXAMPLE_CONFIG).map_err(|err| DemoError::Example(err.to_string()))?;
+        let saml = config
+            .get("saml")
+            .and_then(|v| v.as_table())
+            .ok_or_else(|| DemoError::Example("no [saml]".into()))?;
+        let text = |name: &str| {
+            saml.get(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| DemoError::Example(format!("no saml.{name}")))
+        };
+        let (idp_entity_id, sp_entity_id) = (text("idp_entity_id")?, text("sp_entity_id")?);
+
+        let mut simulators = Router::new();
+        for (kind, path, entity_id, encrypt) in [
+            (
+                IdpKind::EduConnect,
+                "educonnect",
+                "https://educonnect.demo.example/idp",
+                true,
+            ),
+            (
+                IdpKind::Agents,
+                "agents",
+                "https://agents.demo.example/idp",
+                false,
+            ),
+        ] {
+            let sim = SimIdpConfig {
+                kind,
+                base_url: format!("{base_url}/testbed/{path}"),
+                entity_id: entity_id.to_owned(),
+                signing_key: key(&format!("{path} (simulation)"))?,
+                sp_entity_id: sp_entity_id.clone(),
+                sp_acs_url: urls.sp_acs.clone(),
+                sp_slo_url: urls.sp_slo.clone(),
+                sp_signing_cert: gateway_signing.certificate().clone(),
+                sp_encryption_cert: encrypt.then(|| gateway_encryption.certificate().clone()),
+            };
+            write(
+                &dir.join(format!("metadata/{path}.xml")),
+                sim_idp_metadata(&sim),
+            )?;
+            simulators = simulators.nest(&format!("/testbed/{path}"), sim_idp_router(sim));
+        }
+        let links: Vec<(String, String)> = SPS
+            .iter()
+            .skip(1)
+            .map(|sp| {
+                (
+                    sp.name.to_owned(),
+                    format!("{base_url}/testbed/{}", sp.path),
+                )
+            })
+            .collect();
+        for (index, sp) in SPS.iter().enumerate() {
+            let sim = SimSpConfig {
+                id: sp.path.to_owned(),
+                display_name: sp.name.to_owned(),
+                base_url: format!("{base_url}/testbed/{}", sp.path),
+                entity_id: sp.entity_id.to_owned(),
+                signing_key: key(&format!("{} (simulation)", sp.path))?,
+                idp_sso_url: urls.idp_sso.clone(),
+                idp_slo_url: urls.idp_slo.clone(),
+                idp_entity_id: idp_entity_id.clone(),
+                idp_signing_cert: gateway_signing.certificate().clone(),
+                links: if index == 0 {
+                    links.clone()
+                } else {
+                    Vec::new()
+                },
+            };
+            write(
+                &dir.join(format!("services/{}.metadata.xml", sp.registry_id)),
+                sim_sp_metadata(&sim),
+            )?;
+            simulators = simulators.nest(&format!("/testbed/{}", sp.path), sim_sp_router(sim));
+        }
+        for (name, text) in EXAMPLE_SERVICES {
+            write(&dir.join("services").join(name), text)?;
+        }
+        Ok(simulators)
+    }
+
+    /// Builds the stack for a listener already bound (its port makes the URLs).
+    /// `out_dir`: where to write the configuration (a temporary folder if None).
+    pub async fn build(
+        listener: &TcpListener,
+        store: DemoStore,
+        out_dir: Option<PathBuf>,
+    ) -> Result<Self, DemoError> {
+        let addr = listener.local_addr().map_err(|err| DemoError::Write {
+            path: PathBuf::from("."),
+            reason: err.to_string(),
+        })?;
+        let base_url = format!("http://{addr}");
+        let (dir, temp) = match out_dir {
+            Some(dir) => (dir, None),
+            None => {
+                let temp = tempfile::tempdir().map_err(|err| DemoError::Write {
+                    path: std::env::temp_dir(),
+                    reason: err.to_string(),
+                })?;
+                (temp.path().to_owned(), Some(temp))
+            }
+        };
+        let simulators = Self::write_config(&dir, &base_url, addr, &store)?;
+        let config_path = dir.join("gateway.toml");
+        let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
+        let (gateway, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;
+        Ok(Self {
+            base_url,
+            config_path,
+            state,
+            router: gateway.merge(simulators),
+            _dir: temp,
+        })
+    }
+
+    /// Starts the stack on a free local port, in the background (tests).
+    pub async fn spawn(store: DemoStore) -> Result<Self, DemoError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|err| DemoError::Write {
+                path: PathBuf::from("."),
+                reason: err.to_string(),
+            })?;
+        let stack = Self::build(&listener, store, None).await?;
+        let router = stack.router.clone();
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, router).await {
+                tracing::error!(error = %err, "demo server stopped");
+            }
+        });
+        Ok(stack)
+    }
+}

@@ -1,0 +1,151 @@
+//! Failure families of the web layer, each with its status code and French
+//! page. Handlers return [`WebError`]; a middleware renders the page (so the
+//! rendering is written once). Details for operators go to the logs, never to
+//! the page; the page shows a short reference that matches the log line.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// What went wrong, as the user must be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebError {
+    /// The message is malformed or refused.
+    BadRequest(String),
+    /// The requesting service is not registered.
+    UnknownService(String),
+    /// The upstream login could not be accepted.
+    LoginFailed(String),
+    /// The person may not use the service.
+    AccessDenied(String),
+    /// The pending request expired or belongs to another browser.
+    Expired(String),
+    /// The shared store is unreachable.
+    Unavailable(String),
+    /// A bug or an unexpected failure.
+    Internal(String),
+}
+
+/// Attached to error responses so that the page middleware can render them.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    /// Page title.
+    pub title: &'static str,
+    /// Main message.
+    pub message: &'static str,
+    /// What the user can do.
+    pub hint: Option<&'static str>,
+    /// Correlation reference shown to the user and logged.
+    pub reference: String,
+}
+
+impl WebError {
+    fn status(&self) -> StatusCode {
+        match self {
+            WebError::BadRequest(_) | WebError::UnknownService(_) | WebError::Expired(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            WebError::LoginFailed(_) => StatusCode::UNAUTHORIZED,
+            WebError::AccessDenied(_) => StatusCode::FORBIDDEN,
+            WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn page(&self) -> (&'static str, &'static str, Option<&'static str>) {
+        match self {
+            WebError::BadRequest(_) => (
+                "Demande invalide",
+                "La demande de connexion reçue n'est pas valide.",
+                Some("Revenez au service que vous vouliez ouvrir et réessayez."),
+            ),
+            WebError::UnknownService(_) => (
+                "Service inconnu",
+                "Le service qui a demandé votre connexion n'est pas reconnu par la plateforme.",
+                Some("Prévenez l'administrateur de votre établissement."),
+            ),
+            WebError::LoginFailed(_) => (
+                "La connexion a échoué",
+                "Votre identification n'a pas pu être vérifiée.",
+                Some("Fermez cette page et connectez-vous à nouveau depuis l'ENT."),
+            ),
+            WebError::AccessDenied(_) => (
+                "Accès refusé",
+                "Votre profil ne permet pas d'accéder à ce service.",
+                Some("Si vous pensez que c'est une erreur, adressez-vous à votre établissement."),
+            ),
+            WebError::Expired(_) => (
+                "Votre demande a expiré",
+                "La demande de connexion a expiré ou a été ouverte dans un autre navigateur.",
+                Some("Revenez au service que vous vouliez ouvrir et réessayez."),
+            ),
+            WebError::Unavailable(_) => (
+                "Service momentanément indisponible",
+                "La plateforme de connexion est momentanément indisponible.",
+                Some("Réessayez dans quelques instants."),
+            ),
+            WebError::Internal(_) => (
+                "Erreur inattendue",
+                "Une erreur inattendue s'est produite.",
+                Some("Réessayez dans quelques instants."),
+            ),
+        }
+    }
+
+    fn detail(&self) -> &str {
+        match self {
+            WebError::BadRequest(d)
+            | WebError::UnknownService(d)
+            | WebError::LoginFailed(d)
+            | WebError::AccessDenied(d)
+            | WebError::Expired(d)
+            | WebError::Unavailable(d)
+            | WebError::Internal(d) => d,
+        }
+    }
+}
+
+impl From<sso_store::StoreError> for WebError {
+    fn from(err: sso_store::StoreError) -> Self {
+        if err.is_unavailable() {
+            WebError::Unavailable(err.to_string())
+        } else {
+            WebError::Internal(err.to_string())
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let reference = crate::random_token().chars().take(10).collect::<String>();
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(
+                reference,
+                status = status.as_u16(),
+                detail = self.detail(),
+                "request failed"
+            );
+        } else {
+            tracing::warn!(
+                reference,
+                status = status.as_u16(),
+                detail = self.detail(),
+                "request refused"
+            );
+        }
+        let (title, message, hint) = self.page();
+        let mut response = status.into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response.extensions_mut().insert(ErrorPage {
+            title,
+            message,
+            hint,
+            reference,
+        });
+        response
+    }
+}

@@ -1,0 +1,169 @@
+//! Server-rendered pages: French, accessible (RGAA: language, title, headings,
+//! labels, focus, contrast), a few kilobytes with no external asset, for slow
+//! school connections. The legal notice footer shows on every page, before
+//! login (domain reference §5).
+
+use minijinja::{Environment, context};
+use serde::Serialize;
+
+use crate::config::LegalConfig;
+
+/// One button of the discovery page.
+#[derive(Debug, Serialize)]
+pub struct IdpChoice {
+    /// Where it leads.
+    pub href: String,
+    /// Title ("Élève ou parent").
+    pub label: String,
+    /// Second line.
+    pub description: Option<String>,
+}
+
+/// A service named on the logout page, with whether it answered.
+#[derive(Debug, Serialize)]
+pub struct LogoutOutcome {
+    /// Display name.
+    pub name: String,
+    /// It confirmed the logout.
+    pub ok: bool,
+}
+
+/// The page templates and the legal notice they show.
+pub struct Pages {
+    env: Environment<'static>,
+    legal: LegalConfig,
+}
+
+impl std::fmt::Debug for Pages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages").finish_non_exhaustive()
+    }
+}
+
+/// A template failed to render (a programming error, reported as a 500).
+#[derive(Debug, thiserror::Error)]
+#[error("page rendering failed: {0}")]
+pub struct RenderError(String);
+
+impl Pages {
+    /// Compiles the embedded templates.
+    pub fn new(legal: LegalConfig) -> Result<Self, RenderError> {
+        let mut env = Environment::new();
+        let templates = [
+            ("base.html", include_str!("../templates/base.html")),
+            (
+                "discovery.html",
+                include_str!("../templates/discovery.html"),
+            ),
+            ("error.html", include_str!("../templates/error.html")),
+            ("home.html", include_str!("../templates/home.html")),
+            ("legal.html", include_str!("../templates/legal.html")),
+            ("logout.html", include_str!("../templates/logout.html")),
+        ];
+        for (name, source) in templates {
+            env.add_template(name, source)
+                .map_err(|err| RenderError(err.to_string()))?;
+        }
+        Ok(Self { env, legal })
+    }
+
+    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
+        self.env
+            .get_template(name)
+            .and_then(|template| template.render(context! { legal => &self.legal, ..ctx }))
+            .map_err(|err| RenderError(err.to_string()))
+    }
+
+    /// The discovery page.
+    pub fn discovery(
+        &self,
+        service: Option<&str>,
+        idps: &[IdpChoice],
+    ) -> Result<String, RenderError> {
+        self.render("discovery.html", context! { service, idps })
+    }
+
+    /// An error page.
+    pub fn error(
+        &self,
+        title: &str,
+        message: &str,
+        hint: Option<&str>,
+        reference: Option<&str>,
+    ) -> Result<String, RenderError> {
+        self.render("error.html", context! { title, message, hint, reference })
+    }
+
+    /// The home page.
+    pub fn home(&self, name: Option<&str>, demo: Option<&str>) -> Result<String, RenderError> {
+        self.render("home.html", context! { name, demo })
+    }
+
+    /// The legal notice.
+    pub fn legal(&self) -> Result<String, RenderError> {
+        self.render("legal.html", context! {})
+    }
+
+    /// The end of a logout.
+    pub fn logout(&self, services: &[LogoutOutcome]) -> Result<String, RenderError> {
+        self.render("logout.html", context! { services })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pages() -> Pages {
+        Pages::new(LegalConfig {
+            operator: "Académie de démonstration".into(),
+            notice: vec!["Traitement d'intérêt public.".into()],
+            dpo_contact: "dpd@example.fr".into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn every_page_is_french_and_carries_the_legal_footer() {
+        let pages = pages();
+        let rendered = [
+            pages
+                .discovery(
+                    Some("ENT <démo>"),
+                    &[IdpChoice {
+                        href: "/login/educonnect?flow=x".into(),
+                        label: "Élève ou parent".into(),
+                        description: Some("avec ÉduConnect".into()),
+                    }],
+                )
+                .unwrap(),
+            pages
+                .error(
+                    "Accès refusé",
+                    "Ce service est réservé aux enseignants.",
+                    None,
+                    Some("r1"),
+                )
+                .unwrap(),
+            pages.home(None, None).unwrap(),
+            pages.legal().unwrap(),
+            pages
+                .logout(&[LogoutOutcome {
+                    name: "ENT".into(),
+                    ok: true,
+                }])
+                .unwrap(),
+        ];
+        for page in &rendered {
+            assert!(page.contains("<html lang=\"fr\">"));
+            assert!(page.contains("<title>"));
+            assert!(page.contains("Mentions légales"));
+            assert!(page.contains("dpd@example.fr"));
+            assert!(page.len() < 8 * 1024, "pages stay light");
+        }
+        assert!(
+            rendered[0].contains("ENT &lt;démo&gt;"),
+            "values are escaped"
+        );
+    }
+}

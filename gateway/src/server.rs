@@ -1,0 +1,115 @@
+//! Running the gateway: connects the store, builds the shared state, starts
+//! background metadata refresh, serves HTTP, and drains on SIGTERM / Ctrl-C.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use sso_store::{MemoryStore, RedisConfig, RedisStore, Store};
+use tokio::net::TcpListener;
+
+use crate::config::{LoadedConfig, StoreConfig};
+use crate::state::{AppState, Prepared, http_client, prepare};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error("invalid configuration:\n{0}")]
+    Config(#[from] crate::config::ConfigProblems),
+    /// The store could not be reached.
+    #[error("cannot connect to the store: {0}")]
+    Store(#[from] sso_store::StoreError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Connects the configured store.
+pub async fn connect_store(config: &StoreConfig) -> Result<Arc<dyn Store>, sso_store::StoreError> {
+    Ok(match config {
+        StoreConfig::Memory => Arc::new(MemoryStore::new()),
+        StoreConfig::Redis {
+            url,
+            key_prefix,
+            command_timeout_ms,
+            connect_timeout_ms,
+        } => Arc::new(
+            RedisStore::connect(RedisConfig {
+                url: url.clone(),
+                key_prefix: key_prefix.clone(),
+                connect_timeout: Duration::from_millis(*connect_timeout_ms),
+                command_timeout: Duration::from_millis(*command_timeout_ms),
+            })
+            .await?,
+        ),
+    })
+}
+
+/// Validates the configuration, connects the store and builds the router.
+pub async fn build(
+    loaded: &LoadedConfig,
+    demo_link: Option<String>,
+) -> Result<(Router, AppState), StartError> {
+    let http = http_client()?;
+    let prepared = prepare(loaded, &http).await?;
+    let store = connect_store(&prepared.config.store).await?;
+    let Prepared {
+        config,
+        urls,
+        registry,
+        connectors,
+        metadata_sources,
+        signing_key,
+        identifier_key,
+        pages,
+    } = prepared;
+    for (source, connector) in metadata_sources.into_iter().zip(connectors.iter()) {
+        source.spawn_refresh(Arc::clone(connector), http.clone());
+    }
+    let state = AppState {
+        config: Arc::new(config),
+        urls: Arc::new(urls),
+        store,
+        registry,
+        connectors: Arc::new(connectors),
+        signing_key,
+        identifier_key,
+        pages,
+        http,
+        demo_link,
+    };
+    Ok((crate::web::router(state.clone()), state))
+}
+
+/// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, router: Router) -> Result<(), StartError> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested, draining in-flight requests");
+}

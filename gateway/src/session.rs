@@ -1,0 +1,208 @@
+//! SSO sessions and pending login flows, kept in the shared store so that any
+//! replica serves any step (architecture "State").
+//!
+//! * Session `session:<id>`: the canonical identity, the upstream references
+//!   needed to log out there, creation and activity times. Its store TTL is
+//!   the idle timeout, refreshed on use, capped by the absolute timeout.
+//!   Participants (services that received an assertion) are a set
+//!   `session:<id>:sp` with the same TTL, appended atomically.
+//! * Flow `flow:<id>`: a downstream request waiting for a login, bound to the
+//!   browser that made it (a random `sso_browser` cookie), TTL 10 minutes.
+//! * Upstream request `upreq:<request id>`: the AuthnRequest sent to an IdP,
+//!   consumed once (GETDEL) by the ACS.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sso_core::Identity;
+use sso_store::{Store, StoreError, get_json, put_json, take_json};
+
+/// An SSO session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// The person.
+    pub identity: Identity,
+    /// Login time (Unix seconds).
+    pub created_at: i64,
+    /// The upstream NameID value, for logout at the IdP.
+    pub upstream_name_id: Option<String>,
+    /// The upstream NameID format.
+    pub upstream_name_id_format: Option<String>,
+    /// The upstream session index.
+    pub upstream_session_index: Option<String>,
+}
+
+/// A service that received an assertion in a session, to be told at logout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Registry id of the service.
+    pub service_id: String,
+    /// NameID value sent.
+    pub name_id: String,
+    /// NameID format sent.
+    pub name_id_format: String,
+    /// SessionIndex sent.
+    pub session_index: String,
+}
+
+/// A downstream request waiting for a login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flow {
+    /// Registry id of the requesting service.
+    pub service_id: String,
+    /// ID of its AuthnRequest (InResponseTo of our answer).
+    pub request_id: String,
+    /// The registered ACS chosen for the answer.
+    pub acs_url: String,
+    /// RelayState to return.
+    pub relay_state: Option<String>,
+    /// The service asked for a fresh login.
+    pub force_authn: bool,
+    /// The service forbade any interaction.
+    pub is_passive: bool,
+    /// Hash of the browser-binding cookie.
+    pub browser: String,
+}
+
+/// An AuthnRequest sent upstream, waiting for the IdP's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpstreamRequest {
+    /// Connector id.
+    pub idp: String,
+    /// Flow it serves (None: a plain login at the gateway).
+    pub flow_id: Option<String>,
+    /// Hash of the browser-binding cookie.
+    pub browser: String,
+}
+
+/// Session and flow operations over the shared store.
+pub struct Sessions<'a> {
+    store: &'a dyn Store,
+    idle: Duration,
+    absolute: Duration,
+    flow_ttl: Duration,
+}
+
+impl<'a> Sessions<'a> {
+    /// Session operations with the configured timeouts.
+    pub fn new(
+        store: &'a dyn Store,
+        idle: Duration,
+        absolute: Duration,
+        flow_ttl: Duration,
+    ) -> Self {
+        Self {
+            store,
+            idle,
+            absolute,
+            flow_ttl,
+        }
+    }
+
+    fn ttl_for(&self, session: &Session, now: i64) -> Option<Duration> {
+        let age = u64::try_from(now.saturating_sub(session.created_at)).unwrap_or(0);
+        let left = self.absolute.checked_sub(Duration::from_secs(age))?;
+        (!left.is_zero()).then(|| left.min(self.idle))
+    }
+
+    /// Stores a new session under a fresh random id.
+    pub async fn create(&self, session: &Session) -> Result<String, StoreError> {
+        let id = crate::random_token();
+        let ttl = self.idle.min(self.absolute);
+        put_json(self.store, &format!("session:{id}"), session, ttl).await?;
+        Ok(id)
+    }
+
+    /// The live session with this id, its idle timeout refreshed; None when
+    /// absent, idle for too long or past its absolute lifetime.
+    pub async fn get(&self, id: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        let key = format!("session:{id}");
+        let Some(session) = get_json::<Session>(self.store, &key).await? else {
+            return Ok(None);
+        };
+        match self.ttl_for(&session, now) {
+            Some(ttl) => {
+                self.store.touch(&key, ttl).await?;
+                self.store.touch(&format!("session:{id}:sp"), ttl).await?;
+                Ok(Some(session))
+            }
+            None => {
+                self.delete(id).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Ends a session; returns its participants.
+    pub async fn delete(&self, id: &str) -> Result<Vec<Participant>, StoreError> {
+        let participants = self.participants(id).await?;
+        self.store.delete(&format!("session:{id}")).await?;
+        self.store.delete(&format!("session:{id}:sp")).await?;
+        Ok(participants)
+    }
+
+    /// Records a service that received an assertion.
+    pub async fn add_participant(
+        &self,
+        id: &str,
+        session: &Session,
+        participant: &Participant,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let ttl = self.ttl_for(session, now).unwrap_or(Duration::from_secs(1));
+        let member = serde_json::to_string(participant)
+            .map_err(|err| StoreError::Serialization(err.to_string()))?;
+        self.store
+            .set_add(&format!("session:{id}:sp"), &member, ttl)
+            .await
+    }
+
+    /// The services that received an assertion in the session.
+    pub async fn participants(&self, id: &str) -> Result<Vec<Participant>, StoreError> {
+        let members = self.store.set_members(&format!("session:{id}:sp")).await?;
+        Ok(members
+            .iter()
+            .filter_map(|member| serde_json::from_str(member).ok())
+            .collect())
+    }
+
+    /// Stores a pending flow under a fresh id.
+    pub async fn put_flow(&self, flow: &Flow) -> Result<String, StoreError> {
+        let id = crate::random_token();
+        put_json(self.store, &format!("flow:{id}"), flow, self.flow_ttl).await?;
+        Ok(id)
+    }
+
+    /// Reads a pending flow.
+    pub async fn get_flow(&self, id: &str) -> Result<Option<Flow>, StoreError> {
+        get_json(self.store, &format!("flow:{id}")).await
+    }
+
+    /// Consumes a pending flow.
+    pub async fn take_flow(&self, id: &str) -> Result<Option<Flow>, StoreError> {
+        take_json(self.store, &format!("flow:{id}")).await
+    }
+
+    /// Records an AuthnRequest sent upstream.
+    pub async fn put_upstream(
+        &self,
+        request_id: &str,
+        request: &UpstreamRequest,
+    ) -> Result<(), StoreError> {
+        put_json(
+            self.store,
+            &format!("upreq:{request_id}"),
+            request,
+            self.flow_ttl,
+        )
+        .await
+    }
+
+    /// Consumes the record of an AuthnRequest sent upstream (once only).
+    pub async fn take_upstream(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<UpstreamRequest>, StoreError> {
+        take_json(self.store, &format!("upreq:{request_id}")).await
+    }
+}

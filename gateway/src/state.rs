@@ -1,0 +1,345 @@
+//! Building the running gateway from its configuration: keys, identifier
+//! secret, downstream registry, attribute mappings, upstream connectors and
+//! their metadata. Every problem is collected with its file, line and field;
+//! `check-config` prints them and `serve` refuses to start on any.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use idp_connectors::metadata::MetadataSource;
+use idp_connectors::saml::{SamlConnector, SpSettings};
+use sp_registry::{IdentifierKey, Registry};
+use sso_saml::keys::SigningKey;
+use sso_store::Store;
+
+use crate::config::{ConfigProblem, ConfigProblems, GatewayConfig, LoadedConfig};
+use crate::pages::Pages;
+use crate::session::Sessions;
+
+/// Public endpoints, derived from `server.public_url`.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    /// Base URL without trailing slash.
+    pub base: String,
+    /// Downstream IdP: metadata.
+    pub idp_metadata: String,
+    /// Downstream IdP: single sign-on.
+    pub idp_sso: String,
+    /// Downstream IdP: single logout.
+    pub idp_slo: String,
+    /// Upstream SP: metadata.
+    pub sp_metadata: String,
+    /// Upstream SP: assertion consumer service.
+    pub sp_acs: String,
+    /// Upstream SP: single logout.
+    pub sp_slo: String,
+}
+
+impl Urls {
+    /// Endpoints under a base URL.
+    pub fn new(base: &str) -> Self {
+        let base = base.trim_end_matches('/').to_owned();
+        Self {
+            idp_metadata: format!("{base}/saml/idp/metadata"),
+            idp_sso: format!("{base}/saml/idp/sso"),
+            idp_slo: format!("{base}/saml/idp/slo"),
+            sp_metadata: format!("{base}/saml/sp/metadata"),
+            sp_acs: format!("{base}/saml/sp/acs"),
+            sp_slo: format!("{base}/saml/sp/slo"),
+            base,
+        }
+    }
+}
+
+/// Everything the configuration files define, validated; no connection yet.
+pub struct Prepared {
+    /// The configuration.
+    pub config: GatewayConfig,
+    /// Endpoints.
+    pub urls: Urls,
+    /// Downstream services.
+    pub registry: Arc<Registry>,
+    /// Upstream identity providers, in discovery order.
+    pub connectors: Vec<Arc<SamlConnector>>,
+    /// Where each connector's metadata comes from (for background refresh).
+    pub metadata_sources: Vec<MetadataSource>,
+    /// Signing key of both roles.
+    pub signing_key: Arc<SigningKey>,
+    /// Key deriving opaque identifiers.
+    pub identifier_key: Arc<IdentifierKey>,
+    /// Page templates.
+    pub pages: Arc<Pages>,
+}
+
+/// The running gateway's shared state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<GatewayConfig>,
+    /// Endpoints.
+    pub urls: Arc<Urls>,
+    /// Shared state.
+    pub store: Arc<dyn Store>,
+    /// Downstream services.
+    pub registry: Arc<Registry>,
+    /// Upstream identity providers.
+    pub connectors: Arc<Vec<Arc<SamlConnector>>>,
+    /// Signing key.
+    pub signing_key: Arc<SigningKey>,
+    /// Key deriving opaque identifiers.
+    pub identifier_key: Arc<IdentifierKey>,
+    /// Page templates.
+    pub pages: Arc<Pages>,
+    /// HTTP client for back-channel calls (no redirects followed).
+    pub http: reqwest::Client,
+    /// Link shown on the home page in the demo.
+    pub demo_link: Option<String>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Session operations with the configured timeouts.
+    pub fn sessions(&self) -> Sessions<'_> {
+        let s = &self.config.session;
+        Sessions::new(
+            self.store.as_ref(),
+            Duration::from_secs(s.idle_timeout_seconds),
+            Duration::from_secs(s.absolute_timeout_seconds),
+            Duration::from_secs(s.flow_timeout_seconds),
+        )
+    }
+
+    /// The connector with this id.
+    pub fn connector(&self, id: &str) -> Option<&Arc<SamlConnector>> {
+        self.connectors.iter().find(|c| c.id() == id)
+    }
+
+    /// The connector of this upstream entityID.
+    pub fn connector_by_entity(&self, entity_id: &str) -> Option<&Arc<SamlConnector>> {
+        self.connectors
+            .iter()
+            .find(|c| c.config().entity_id.get_ref() == entity_id)
+    }
+}
+
+/// An HTTP client that never follows redirects (SSRF) and bounds every call.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+}
+
+/// Validates the configuration and loads everything it points to.
+pub async fn prepare(
+    loaded: &LoadedConfig,
+    http: &reqwest::Client,
+) -> Result<Prepared, ConfigProblems> {
+    let config = &loaded.config;
+    let mut problems: Vec<ConfigProblem> = Vec::new();
+
+    let public_url = config.server.public_url.get_ref();
+    if url::Url::parse(public_url).is_err() {
+        problems.push(loaded.problem_at(
+            &config.server.public_url,
+            "server.public_url",
+            "not an absolute URL",
+        ));
+    }
+    let urls = Urls::new(public_url);
+
+    let keys = &config.keys;
+    let load_pair = |key: &toml::Spanned<std::path::PathBuf>,
+                     cert: &toml::Spanned<std::path::PathBuf>,
+                     field: &str| {
+        SigningKey::from_pem_files(
+            &loaded.resolve(key.get_ref()),
+            &loaded.resolve(cert.get_ref()),
+        )
+        .map(Arc::new)
+        .map_err(|err| loaded.problem_at(key, field, err.to_string()))
+    };
+    let signing_key = load_pair(&keys.signing_key, &keys.signing_cert, "keys.signing_key")
+        .map_err(|p| problems.push(p))
+        .ok();
+    let encryption_key = load_pair(
+        &keys.encryption_key,
+        &keys.encryption_cert,
+        "keys.encryption_key",
+    )
+    .map_err(|p| problems.push(p))
+    .ok();
+    let identifier_key = identifier_secret(loaded)
+        .and_then(|secret| {
+            IdentifierKey::from_bytes(&secret).map_err(|err| {
+                loaded.problem_at(
+                    &keys.identifier_secret_file,
+                    "keys.identifier_secret_file",
+                    err.to_string(),
+                )
+            })
+        })
+        .map(Arc::new)
+        .map_err(|p| problems.push(p))
+        .ok();
+
+    let registry = Registry::load_dir(&loaded.resolve(config.registry.services_dir.get_ref()))
+        .map(Arc::new)
+        .map_err(|errors| {
+            problems.extend(errors.0.iter().map(|err| ConfigProblem {
+                file: err.file.clone(),
+                line: err.line,
+                field: err.field.clone(),
+                message: err.reason.to_string(),
+            }));
+        })
+        .ok();
+
+    let mappings = loaded
+        .mappings()
+        .map_err(|p| problems.extend(p))
+        .unwrap_or_default();
+    let pages = Pages::new(config.legal.clone())
+        .map(Arc::new)
+        .map_err(|err| {
+            problems.push(ConfigProblem {
+                file: loaded.path.clone(),
+                line: None,
+                field: Some("legal".into()),
+                message: err.to_string(),
+            })
+        })
+        .ok();
+
+    let mut connectors = Vec::new();
+    let mut metadata_sources = Vec::new();
+    if let (Some(signing_key), Some(encryption_key)) = (&signing_key, &encryption_key) {
+        let settings = Arc::new(SpSettings {
+            entity_id: config.saml.sp_entity_id.clone(),
+            acs_url: urls.sp_acs.clone(),
+            slo_url: urls.sp_slo.clone(),
+            signing_key: Arc::clone(signing_key),
+            decryption_key: Arc::clone(encryption_key),
+            clock_skew: Duration::from_secs(config.saml.clock_skew_seconds),
+            max_message_bytes: config.saml.max_message_bytes,
+        });
+        let mut seen = BTreeMap::new();
+        for (index, idp) in config.idp.iter().enumerate() {
+            let field = |name: &str| format!("idp[{index}].{name}");
+            if seen.insert(idp.id.get_ref().clone(), ()).is_some() {
+                problems.push(loaded.problem_at(
+                    &idp.id,
+                    field("id"),
+                    "duplicate identity provider id",
+                ));
+                continue;
+            }
+            let Some(mapping) = mappings.get(idp.mapping.get_ref()).cloned() else {
+                problems.push(loaded.problem_at(
+                    &idp.mapping,
+                    field("mapping"),
+                    format!("no [mapping.{}] table", idp.mapping.get_ref()),
+                ));
+                continue;
+            };
+            let source = match MetadataSource::from_config(idp, &loaded.base) {
+                Ok(source) => source,
+                Err(err) => {
+                    problems.push(loaded.problem_at(
+                        &idp.entity_id,
+                        field("metadata_file"),
+                        err.to_string(),
+                    ));
+                    continue;
+                }
+            };
+            let metadata_field = if idp.metadata_url.is_some() {
+                "metadata_url"
+            } else {
+                "metadata_file"
+            };
+            let span_of_metadata = idp
+                .metadata_file
+                .as_ref()
+                .map(|f| f.span())
+                .or_else(|| idp.metadata_url.as_ref().map(|u| u.span()))
+                .unwrap_or_else(|| idp.entity_id.span());
+            let metadata = match source.load(http).await {
+                Ok(metadata) => metadata,
+                Err(err) => {
+                    problems.push(loaded.problem_at(
+                        &toml::Spanned::new(span_of_metadata, ()),
+                        field(metadata_field),
+                        err.to_string(),
+                    ));
+                    continue;
+                }
+            };
+            match SamlConnector::new(idp.clone(), mapping, Arc::clone(&settings), metadata) {
+                Ok(connector) => {
+                    connectors.push(Arc::new(connector));
+                    metadata_sources.push(source);
+                }
+                Err(err) => problems.push(loaded.problem_at(
+                    &toml::Spanned::new(span_of_metadata, ()),
+                    field(metadata_field),
+                    err.to_string(),
+                )),
+            }
+        }
+    }
+    if config.idp.is_empty() {
+        problems.push(ConfigProblem {
+            file: loaded.path.clone(),
+            line: None,
+            field: Some("idp".into()),
+            message: "no identity provider configured".into(),
+        });
+    }
+
+    match (
+        signing_key,
+        identifier_key,
+        registry,
+        pages,
+        problems.is_empty(),
+    ) {
+        (Some(signing_key), Some(identifier_key), Some(registry), Some(pages), true) => {
+            Ok(Prepared {
+                config: config.clone(),
+                urls,
+                registry,
+                connectors,
+                metadata_sources,
+                signing_key,
+                identifier_key,
+                pages,
+            })
+        }
+        _ => Err(ConfigProblems(problems)),
+    }
+}
+
+fn identifier_secret(loaded: &LoadedConfig) -> Result<Vec<u8>, ConfigProblem> {
+    if let Ok(secret) = std::env::var("SSO_IDENTIFIER_SECRET") {
+        return Ok(secret.into_bytes());
+    }
+    let field = &loaded.config.keys.identifier_secret_file;
+    std::fs::read(loaded.resolve(field.get_ref()))
+        .map(|bytes| bytes.trim_ascii().to_vec())
+        .map_err(|err| {
+            loaded.problem_at(
+                field,
+                "keys.identifier_secret_file",
+                format!("cannot read the file: {err}"),
+            )
+        })
+}

@@ -1,0 +1,437 @@
+//! The gateway as SAML 2.0 IdP of the downstream services (ENTs and
+//! resources): metadata (saml-metadata §2.4.3), SSO over HTTP-Redirect and
+//! HTTP-POST (saml-bindings §3.4, §3.5, saml-profiles §4.1).
+//!
+//! AuthnRequest checks: known issuer; signature verified with the service's
+//! registered key when the service or the gateway requires it (and whenever
+//! one is present); Destination; the ACS chosen only among the registered
+//! ones, never a URL taken from the request alone. Issued Responses: a signed
+//! Assertion (and a signed Response when the service asks), SHA-256,
+//! RSA-SHA256, Audience, Recipient, InResponseTo, NotOnOrAfter at most five
+//! minutes ahead, SessionIndex, 128-bit random IDs, exactly one Assertion, the
+//! NameID format of the registration, and only the released attributes.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use sp_registry::ServiceDefinition;
+use sso_saml::binding::{self, MessageKind};
+use sso_saml::messages::{self, AssertionSpec, AuthnRequest, ResponseSpec, SamlAttribute};
+use sso_saml::metadata::{IdpMetadataSpec, build_idp_metadata};
+use sso_saml::{dsig, ids, ns};
+
+use super::CookieJar;
+use super::cookies::{SameSite, set_cookie};
+use crate::error::WebError;
+use crate::session::{Flow, Participant, Session};
+use crate::state::AppState;
+
+/// Name of the browser-binding cookie.
+pub const BROWSER_COOKIE: &str = "sso_browser";
+
+/// `GET /saml/idp/metadata`
+pub async fn metadata(State(state): State<AppState>) -> Response {
+    let certs = [state.signing_key.certificate().clone()];
+    let xml = build_idp_metadata(&IdpMetadataSpec {
+        entity_id: &state.config.saml.idp_entity_id,
+        signing_certs: &certs,
+        sso_redirect: &state.urls.idp_sso,
+        sso_post: &state.urls.idp_sso,
+        slo_redirect: &state.urls.idp_slo,
+        slo_post: &state.urls.idp_slo,
+        name_id_formats: &[ns::NAMEID_PERSISTENT, ns::NAMEID_TRANSIENT],
+    });
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response()
+}
+
+/// Form fields of the HTTP-POST binding.
+#[derive(Debug, Deserialize)]
+pub struct SamlPost {
+    #[serde(rename = "SAMLRequest")]
+    request: Option<String>,
+    #[serde(rename = "SAMLResponse")]
+    response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+impl SamlPost {
+    /// The `SAMLResponse` field.
+    pub fn response(&self) -> Option<&str> {
+        self.response.as_deref()
+    }
+}
+
+fn service_of<'a>(
+    state: &'a AppState,
+    issuer: Option<&str>,
+) -> Result<&'a ServiceDefinition, WebError> {
+    let issuer =
+        issuer.ok_or_else(|| WebError::BadRequest("AuthnRequest without Issuer".into()))?;
+    state
+        .registry
+        .by_entity_id(issuer)
+        .ok_or_else(|| WebError::UnknownService(format!("unregistered issuer {issuer:?}")))
+}
+
+fn signature_required(state: &AppState, service: &ServiceDefinition) -> bool {
+    state.config.saml.require_signed_authn_requests || service.saml.require_signed_authn_requests
+}
+
+/// `GET /saml/idp/sso`: HTTP-Redirect binding.
+pub async fn sso_redirect(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let query = query.unwrap_or_default();
+    let message = binding::decode_redirect(&query, state.config.saml.max_message_bytes)
+        .map_err(|err| WebError::BadRequest(err.to_string()))?;
+    let request = messages::parse_authn_request(&message.xml)
+        .map_err(|err| WebError::BadRequest(err.to_string()))?;
+    let service = service_of(&state, request.issuer.as_deref())?;
+    if message.signature.is_some() {
+        binding::verify_redirect_signature(&message, &service.saml.signing_certs)
+            .map_err(|err| WebError::BadRequest(format!("AuthnRequest signature: {err}")))?;
+    } else if signature_required(&state, service) {
+        return Err(WebError::BadRequest("unsigned AuthnRequest".into()));
+    }
+    let (flow_id, cookie) = accept(&state, &jar, service, &request, message.relay_state).await?;
+    let mut response = proceed(
+        &state,
+        &jar,
+        cookie.as_ref().map(|(_, raw)| raw.as_str()),
+        &flow_id,
+    )
+    .await?;
+    if let Some((value, _)) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// `POST /saml/idp/sso`: HTTP-POST binding. The POST comes cross-site, so the
+/// `SameSite=Lax` session cookie is absent: the flow is stored and the
+/// browser sent on to a same-site GET that sees the session.
+pub async fn sso_post(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<SamlPost>,
+) -> Result<Response, WebError> {
+    let encoded = form
+        .request
+        .as_deref()
+        .ok_or_else(|| WebError::BadRequest("no SAMLRequest".into()))?;
+    let xml = binding::decode_post(encoded, state.config.saml.max_message_bytes)
+        .map_err(|err| WebError::BadRequest(err.to_string()))?;
+    let mut request =
+        messages::parse_authn_request(&xml).map_err(|err| WebError::BadRequest(err.to_string()))?;
+    let service = service_of(&state, request.issuer.as_deref())?;
+    if request.signed {
+        let certs = service.saml.signing_certs.clone();
+        let reduced = tokio::task::spawn_blocking(move || dsig::verify_and_reduce(&xml, &certs))
+            .await
+            .map_err(|err| WebError::Internal(err.to_string()))?
+            .map_err(|err| WebError::BadRequest(format!("AuthnRequest signature: {err}")))?;
+        let verified = messages::parse_authn_request(&reduced)
+            .map_err(|err| WebError::BadRequest(err.to_string()))?;
+        if verified.id != request.id {
+            return Err(WebError::BadRequest(
+                "the signature does not cover the AuthnRequest".into(),
+            ));
+        }
+        request = verified;
+    } else if signature_required(&state, service) {
+        return Err(WebError::BadRequest("unsigned AuthnRequest".into()));
+    }
+    let (flow_id, cookie) = accept(&state, &jar, service, &request, form.relay_state).await?;
+    let mut response = Redirect::to(&format!("/saml/idp/continue?flow={flow_id}")).into_response();
+    if let Some((value, _)) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// Checks the request against the registration and stores the flow. Returns
+/// the flow id and, for a browser without one, the binding cookie to set
+/// (header value and raw token).
+async fn accept(
+    state: &AppState,
+    jar: &CookieJar,
+    service: &ServiceDefinition,
+    request: &AuthnRequest,
+    relay_state: Option<String>,
+) -> Result<(String, Option<(HeaderValue, String)>), WebError> {
+    if let Some(destination) = &request.destination
+        && destination != &state.urls.idp_sso
+    {
+        return Err(WebError::BadRequest(format!(
+            "Destination {destination:?} is not this gateway"
+        )));
+    }
+    let acs = service
+        .saml
+        .resolve_acs(request.acs_url.as_deref(), request.acs_index)
+        .map_err(|err| WebError::BadRequest(err.to_string()))?;
+    let (browser, cookie) = browser_binding(state, jar);
+    let flow = Flow {
+        service_id: service.id.clone(),
+        request_id: request.id.clone(),
+        acs_url: acs.location.clone(),
+        relay_state,
+        force_authn: request.force_authn,
+        is_passive: request.is_passive,
+        browser: crate::digest(&browser),
+    };
+    let flow_id = state.sessions().put_flow(&flow).await?;
+    Ok((flow_id, cookie.map(|value| (value, browser))))
+}
+
+/// The browser-binding token: the cookie's, or a new one with its `Set-Cookie`.
+pub fn browser_binding(state: &AppState, jar: &CookieJar) -> (String, Option<HeaderValue>) {
+    match jar.get(BROWSER_COOKIE) {
+        Some(token) => (token.to_owned(), None),
+        None => {
+            let token = crate::random_token();
+            let cookie = set_cookie(
+                BROWSER_COOKIE,
+                &token,
+                state.config.session.secure_cookies,
+                SameSite::None,
+                None,
+            );
+            (token, cookie)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FlowQuery {
+    flow: String,
+}
+
+/// `GET /saml/idp/continue?flow=`: after a POST-binding request.
+pub async fn resume(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<FlowQuery>,
+) -> Result<Response, WebError> {
+    proceed(&state, &jar, None, &query.flow).await
+}
+
+/// With a live session (and no ForceAuthn) answers the service at once (true
+/// single sign-on); otherwise sends the browser to the discovery page.
+async fn proceed(
+    state: &AppState,
+    jar: &CookieJar,
+    new_browser: Option<&str>,
+    flow_id: &str,
+) -> Result<Response, WebError> {
+    let sessions = state.sessions();
+    let flow = sessions
+        .get_flow(flow_id)
+        .await?
+        .ok_or_else(|| WebError::Expired("unknown or expired flow".into()))?;
+    let browser = new_browser
+        .or_else(|| jar.get(BROWSER_COOKIE))
+        .unwrap_or_default();
+    if crate::digest(browser) != flow.browser {
+        return Err(WebError::Expired("flow opened in another browser".into()));
+    }
+    let now = Utc::now().timestamp();
+    if !flow.force_authn
+        && let Some(session_id) = jar.get(&state.config.session.cookie_name)
+        && let Some(session) = sessions.get(session_id, now).await?
+    {
+        return respond(state, session_id, &session, flow_id).await;
+    }
+    if flow.is_passive {
+        return respond_status(state, flow_id, ns::STATUS_NO_PASSIVE).await;
+    }
+    let target = match state.connectors.as_slice() {
+        [only] => format!("/login/{}?flow={flow_id}", only.id()),
+        _ => format!("/login?flow={flow_id}"),
+    };
+    Ok(Redirect::to(&target).into_response())
+}
+
+fn attribute_name_format(name: &str) -> &'static str {
+    if name.starts_with("urn:") {
+        ns::ATTRNAME_FORMAT_URI
+    } else {
+        ns::ATTRNAME_FORMAT_BASIC
+    }
+}
+
+/// Issues the Response for a pending flow, within a session, and records the
+/// service as a participant of the session (for single logout).
+pub async fn respond(
+    state: &AppState,
+    session_id: &str,
+    session: &Session,
+    flow_id: &str,
+) -> Result<Response, WebError> {
+    let sessions = state.sessions();
+    let flow = sessions
+        .take_flow(flow_id)
+        .await?
+        .ok_or_else(|| WebError::Expired("flow already answered".into()))?;
+    let service = state.registry.by_id(&flow.service_id).ok_or_else(|| {
+        WebError::UnknownService(format!("service {} left the registry", flow.service_id))
+    })?;
+    let identity = &session.identity;
+    if let Err(denied) = service.check_access(identity) {
+        tracing::info!(service = %service.id, idp = %identity.idp, reason = %denied, "access refused");
+        return Err(WebError::AccessDenied(denied.to_string()));
+    }
+    let (name_id, name_id_format) = service.name_id(identity, &state.identifier_key);
+    let attributes = service
+        .release(identity, &state.identifier_key)
+        .into_iter()
+        .map(|released| SamlAttribute {
+            name_format: Some(attribute_name_format(&released.name).to_owned()),
+            friendly_name: None,
+            name: released.name,
+            values: released.values,
+        })
+        .collect();
+    let now = Utc::now();
+    let lifetime = chrono::Duration::from_std(
+        service
+            .saml
+            .assertion_lifetime
+            .min(std::time::Duration::from_secs(300)),
+    )
+    .unwrap_or_else(|_| chrono::Duration::minutes(5));
+    let session_index = ids::new_id();
+    let assertion_id = ids::new_id();
+    let authn_instant = chrono::DateTime::from_timestamp(identity.authn_instant, 0).unwrap_or(now);
+    let assertion = messages::build_assertion(&AssertionSpec {
+        id: assertion_id.clone(),
+        issuer: state.config.saml.idp_entity_id.clone(),
+        issue_instant: now,
+        name_id: name_id.clone(),
+        name_id_format: name_id_format.to_owned(),
+        name_qualifier: Some(state.config.saml.idp_entity_id.clone()),
+        sp_name_qualifier: Some(service.saml.entity_id.clone()),
+        recipient: flow.acs_url.clone(),
+        in_response_to: Some(flow.request_id.clone()),
+        not_before: now,
+        not_on_or_after: now + lifetime,
+        audience: service.saml.entity_id.clone(),
+        session_index: session_index.clone(),
+        authn_instant,
+        authn_context_class_ref: identity
+            .authn_context
+            .clone()
+            .unwrap_or_else(|| ns::AC_PASSWORD_PROTECTED_TRANSPORT.to_owned()),
+        session_not_on_or_after: None,
+        attributes,
+    });
+    let key = Arc::clone(&state.signing_key);
+    let response_id = ids::new_id();
+    let response_spec = ResponseSpec {
+        id: response_id.clone(),
+        issuer: state.config.saml.idp_entity_id.clone(),
+        issue_instant: now,
+        destination: flow.acs_url.clone(),
+        in_response_to: Some(flow.request_id.clone()),
+        status_code: ns::STATUS_SUCCESS.to_owned(),
+        status_sub_code: None,
+        status_message: None,
+    };
+    let sign_response = service.saml.sign_response;
+    let xml = tokio::task::spawn_blocking(move || -> Result<String, String> {
+        let signed_assertion =
+            dsig::sign_enveloped(&assertion, &assertion_id, &key).map_err(|err| err.to_string())?;
+        let response = messages::build_response(&response_spec, Some(&signed_assertion))
+            .map_err(|err| err.to_string())?;
+        if sign_response {
+            dsig::sign_enveloped(&response, &response_id, &key).map_err(|err| err.to_string())
+        } else {
+            Ok(response)
+        }
+    })
+    .await
+    .map_err(|err| WebError::Internal(err.to_string()))?
+    .map_err(|err| WebError::Internal(format!("building the Response failed: {err}")))?;
+    sessions
+        .add_participant(
+            session_id,
+            session,
+            &Participant {
+                service_id: service.id.clone(),
+                name_id,
+                name_id_format: name_id_format.to_owned(),
+                session_index,
+            },
+            now.timestamp(),
+        )
+        .await?;
+    tracing::info!(service = %service.id, idp = %identity.idp, "assertion issued");
+    Ok(post_page(&flow.acs_url, &xml, flow.relay_state.as_deref()))
+}
+
+/// Answers a flow with an error status (e.g. NoPassive), unsigned content
+/// aside from the Response signature.
+async fn respond_status(
+    state: &AppState,
+    flow_id: &str,
+    status: &str,
+) -> Result<Response, WebError> {
+    let flow = state
+        .sessions()
+        .take_flow(flow_id)
+        .await?
+        .ok_or_else(|| WebError::Expired("flow already answered".into()))?;
+    let response_id = ids::new_id();
+    let response = messages::build_response(
+        &ResponseSpec {
+            id: response_id.clone(),
+            issuer: state.config.saml.idp_entity_id.clone(),
+            issue_instant: Utc::now(),
+            destination: flow.acs_url.clone(),
+            in_response_to: Some(flow.request_id.clone()),
+            status_code: status.to_owned(),
+            status_sub_code: None,
+            status_message: None,
+        },
+        None,
+    )
+    .map_err(|err| WebError::Internal(err.to_string()))?;
+    let key = Arc::clone(&state.signing_key);
+    let xml =
+        tokio::task::spawn_blocking(move || dsig::sign_enveloped(&response, &response_id, &key))
+            .await
+            .map_err(|err| WebError::Internal(err.to_string()))?
+            .map_err(|err| WebError::Internal(format!("signing failed: {err}")))?;
+    Ok(post_page(&flow.acs_url, &xml, flow.relay_state.as_deref()))
+}
+
+fn post_page(action: &str, xml: &str, relay_state: Option<&str>) -> Response {
+    let mut headers = HeaderMap::new();
+    // The auto-submitting form needs its inline script and a form action to the service.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action *; frame-ancestors 'none'"),
+    );
+    (
+        StatusCode::OK,
+        headers,
+        Html(binding::post_form(
+            action,
+            MessageKind::Response,
+            xml,
+            relay_state,
+        )),
+    )
+        .into_response()
+}

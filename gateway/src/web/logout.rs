@@ -1,0 +1,484 @@
+//! Single logout (saml-profiles §4.4): from a downstream service, from the
+//! upstream IdP, or from the user at the gateway. The session ends at the
+//! gateway first; then every service that received an assertion in it is
+//! told: services with a SOAP endpoint in parallel over the back channel,
+//! bounded by `saml.logout_timeout_ms`; services with an HTTP-Redirect
+//! endpoint one after the other through the browser. Then the upstream IdP
+//! (when the logout did not come from it), then whoever asked gets its
+//! answer. Best-effort: a service that does not answer is reported, never
+//! blocks the end of the session.
+
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sso_saml::binding::{self, MessageKind, RedirectMessage};
+use sso_saml::messages::{self, LogoutRequest, LogoutResponse, NameId};
+use sso_saml::{ids, ns};
+use sso_store::{put_json, take_json};
+
+use super::CookieJar;
+use super::cookies::{SameSite, set_cookie};
+use crate::error::WebError;
+use crate::pages::LogoutOutcome;
+use crate::session::{Participant, Session};
+use crate::state::AppState;
+
+/// Who asked for the logout, to be answered at the end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Origin {
+    /// The user, at `/logout`.
+    User,
+    /// A downstream service's LogoutRequest.
+    Service {
+        service_id: String,
+        request_id: String,
+        relay_state: Option<String>,
+    },
+    /// The upstream IdP's LogoutRequest.
+    Idp {
+        idp: String,
+        request_id: String,
+        relay_state: Option<String>,
+    },
+}
+
+/// Where the upstream IdP session is, to end it too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UpstreamSession {
+    idp: String,
+    name_id: String,
+    name_id_format: Option<String>,
+    session_index: Option<String>,
+}
+
+/// A logout in progress, kept in the store under `slo:<id>` between redirects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LogoutState {
+    origin: Origin,
+    pending: Vec<Participant>,
+    outcomes: Vec<(String, bool)>,
+    waiting_for: Option<(String, String)>,
+    upstream: Option<UpstreamSession>,
+}
+
+const LOGOUT_TTL: Duration = Duration::from_secs(300);
+
+fn service_name(state: &AppState, id: &str) -> String {
+    state
+        .registry
+        .by_id(id)
+        .map_or_else(|| id.to_owned(), |s| s.display_name.clone())
+}
+
+fn upstream_of(session: &Session) -> Option<UpstreamSession> {
+    Some(UpstreamSession {
+        idp: session.identity.idp.clone(),
+        name_id: session.upstream_name_id.clone()?,
+        name_id_format: session.upstream_name_id_format.clone(),
+        session_index: session.upstream_session_index.clone(),
+    })
+}
+
+/// Ends the browser's session and starts telling the participants.
+async fn begin(
+    state: &AppState,
+    jar: &CookieJar,
+    origin: Origin,
+    skip_service: Option<&str>,
+) -> Result<Response, WebError> {
+    let sessions = state.sessions();
+    let now = Utc::now().timestamp();
+    let cookie_name = &state.config.session.cookie_name;
+    let (participants, upstream) = match jar.get(cookie_name) {
+        Some(id) => {
+            let session = sessions.get(id, now).await?;
+            let participants = sessions.delete(id).await?;
+            (participants, session.as_ref().and_then(upstream_of))
+        }
+        None => (Vec::new(), None),
+    };
+    let upstream = match origin {
+        Origin::Idp { .. } => None,
+        _ => upstream,
+    };
+    let mut logout = LogoutState {
+        origin,
+        pending: Vec::new(),
+        outcomes: Vec::new(),
+        waiting_for: None,
+        upstream,
+    };
+    let mut back_channel = Vec::new();
+    for participant in participants {
+        if Some(participant.service_id.as_str()) == skip_service {
+            continue;
+        }
+        let Some(service) = state.registry.by_id(&participant.service_id) else {
+            continue;
+        };
+        let slo = &service.saml.slo;
+        if slo.iter().any(|e| e.binding == ns::BINDING_HTTP_REDIRECT) {
+            logout.pending.push(participant);
+        } else if let Some(soap) = slo.iter().find(|e| e.binding == ns::BINDING_SOAP) {
+            back_channel.push((participant, soap.location.clone()));
+        } else {
+            logout.outcomes.push((service.display_name.clone(), false));
+        }
+    }
+    let calls = back_channel.into_iter().map(|(participant, location)| {
+        let state = state.clone();
+        async move {
+            let ok = soap_logout(&state, &participant, &location).await;
+            (service_name(&state, &participant.service_id), ok)
+        }
+    });
+    logout.outcomes.extend(futures_join_all(calls).await);
+    let mut response = next_step(state, crate::random_token(), logout).await?;
+    if let Some(clear) = set_cookie(
+        cookie_name,
+        "",
+        state.config.session.secure_cookies,
+        SameSite::Lax,
+        Some(0),
+    ) {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    Ok(response)
+}
+
+async fn futures_join_all<F: std::future::Future<Output = (String, bool)> + Send + 'static>(
+    calls: impl Iterator<Item = F>,
+) -> Vec<(String, bool)> {
+    let mut set = tokio::task::JoinSet::new();
+    for call in calls {
+        set.spawn(call);
+    }
+    let mut outcomes = Vec::new();
+    while let Some(result) = set.join_next().await {
+        if let Ok(outcome) = result {
+            outcomes.push(outcome);
+        }
+    }
+    outcomes
+}
+
+fn logout_request_for(
+    state: &AppState,
+    participant: &Participant,
+    destination: &str,
+) -> (String, String) {
+    let id = ids::new_id();
+    let xml = messages::build_logout_request(&LogoutRequest {
+        id: id.clone(),
+        issuer: state.config.saml.idp_entity_id.clone(),
+        destination: Some(destination.to_owned()),
+        issue_instant: Utc::now(),
+        name_id: NameId {
+            value: participant.name_id.clone(),
+            format: Some(participant.name_id_format.clone()),
+            name_qualifier: None,
+            sp_name_qualifier: None,
+        },
+        session_indexes: vec![participant.session_index.clone()],
+        not_on_or_after: None,
+    });
+    (id, xml)
+}
+
+/// SOAP back-channel LogoutRequest, bounded in time; true when the service
+/// confirmed.
+async fn soap_logout(state: &AppState, participant: &Participant, location: &str) -> bool {
+    let (id, xml) = logout_request_for(state, participant, location);
+    let key = std::sync::Arc::clone(&state.signing_key);
+    let Ok(Ok(signed)) =
+        tokio::task::spawn_blocking(move || sso_saml::dsig::sign_enveloped(&xml, &id, &key)).await
+    else {
+        return false;
+    };
+    let Ok(envelope) = messages::wrap_soap(&signed) else {
+        return false;
+    };
+    let call = state
+        .http
+        .post(location)
+        .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+        .header(
+            "SOAPAction",
+            "http://www.oasis-open.org/committees/security",
+        )
+        .body(envelope)
+        .timeout(Duration::from_millis(state.config.saml.logout_timeout_ms))
+        .send()
+        .await;
+    let Ok(answer) = call else { return false };
+    let Ok(text) = answer.text().await else {
+        return false;
+    };
+    messages::unwrap_soap(&text)
+        .ok()
+        .and_then(|inner| messages::parse_logout_response(&inner).ok())
+        .is_some_and(|response| response.message.status_code == ns::STATUS_SUCCESS)
+}
+
+/// Tells the next front-channel participant, or the upstream IdP, or answers
+/// whoever asked.
+async fn next_step(
+    state: &AppState,
+    logout_id: String,
+    mut logout: LogoutState,
+) -> Result<Response, WebError> {
+    while let Some(participant) = logout.pending.pop() {
+        let Some(service) = state.registry.by_id(&participant.service_id) else {
+            continue;
+        };
+        let Some(endpoint) = service
+            .saml
+            .slo
+            .iter()
+            .find(|e| e.binding == ns::BINDING_HTTP_REDIRECT)
+        else {
+            continue;
+        };
+        let (request_id, xml) = logout_request_for(state, &participant, &endpoint.location);
+        let url = binding::redirect_url(
+            &endpoint.location,
+            MessageKind::Request,
+            &xml,
+            Some(&logout_id),
+            Some(&state.signing_key),
+        )
+        .map_err(|err| WebError::Internal(err.to_string()))?;
+        logout.waiting_for = Some((participant.service_id.clone(), request_id));
+        put_json(
+            state.store.as_ref(),
+            &format!("slo:{logout_id}"),
+            &logout,
+            LOGOUT_TTL,
+        )
+        .await?;
+        return Ok(Redirect::to(&url).into_response());
+    }
+    if let Some(upstream) = logout.upstream.take()
+        && let Some(connector) = state.connector(&upstream.idp)
+    {
+        let name_id = NameId {
+            value: upstream.name_id.clone(),
+            format: upstream.name_id_format.clone(),
+            name_qualifier: None,
+            sp_name_qualifier: None,
+        };
+        if let Ok((request_id, url)) =
+            connector.logout_request(&name_id, upstream.session_index.as_deref(), &logout_id)
+        {
+            logout.waiting_for = Some((format!("idp:{}", upstream.idp), request_id));
+            put_json(
+                state.store.as_ref(),
+                &format!("slo:{logout_id}"),
+                &logout,
+                LOGOUT_TTL,
+            )
+            .await?;
+            return Ok(Redirect::to(&url).into_response());
+        }
+    }
+    finish(state, logout).await
+}
+
+async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebError> {
+    let all_ok = logout.outcomes.iter().all(|(_, ok)| *ok);
+    let status = if all_ok {
+        ns::STATUS_SUCCESS
+    } else {
+        ns::STATUS_PARTIAL_LOGOUT
+    };
+    match logout.origin {
+        Origin::User => {
+            let outcomes: Vec<LogoutOutcome> = logout
+                .outcomes
+                .into_iter()
+                .map(|(name, ok)| LogoutOutcome { name, ok })
+                .collect();
+            super::html(state.pages.logout(&outcomes))
+        }
+        Origin::Service {
+            service_id,
+            request_id,
+            relay_state,
+        } => {
+            let service = state
+                .registry
+                .by_id(&service_id)
+                .ok_or_else(|| WebError::UnknownService(service_id.clone()))?;
+            let endpoint = service
+                .saml
+                .slo
+                .iter()
+                .find(|e| e.binding == ns::BINDING_HTTP_REDIRECT)
+                .ok_or_else(|| {
+                    WebError::BadRequest(
+                        "the service has no HTTP-Redirect SingleLogoutService".into(),
+                    )
+                })?;
+            let xml = messages::build_logout_response(&LogoutResponse {
+                id: ids::new_id(),
+                issuer: state.config.saml.idp_entity_id.clone(),
+                destination: Some(endpoint.location.clone()),
+                in_response_to: Some(request_id),
+                issue_instant: Utc::now(),
+                status_code: status.to_owned(),
+                status_sub_code: None,
+            });
+            let url = binding::redirect_url(
+                &endpoint.location,
+                MessageKind::Response,
+                &xml,
+                relay_state.as_deref(),
+                Some(&state.signing_key),
+            )
+            .map_err(|err| WebError::Internal(err.to_string()))?;
+            Ok(Redirect::to(&url).into_response())
+        }
+        Origin::Idp {
+            idp,
+            request_id,
+            relay_state,
+        } => {
+            let connector = state.connector(&idp).ok_or_else(|| {
+                WebError::Internal(format!("identity provider {idp} left the configuration"))
+            })?;
+            let url = connector
+                .logout_response(&request_id, status, relay_state.as_deref())
+                .map_err(|err| WebError::Internal(err.to_string()))?;
+            Ok(Redirect::to(&url).into_response())
+        }
+    }
+}
+
+fn decode(state: &AppState, query: Option<String>) -> Result<RedirectMessage, WebError> {
+    binding::decode_redirect(
+        &query.unwrap_or_default(),
+        state.config.saml.max_message_bytes,
+    )
+    .map_err(|err| WebError::BadRequest(err.to_string()))
+}
+
+/// A LogoutResponse came back for the step `slo:<relay>`: record it, go on.
+async fn resume(
+    state: &AppState,
+    message: &RedirectMessage,
+    certs_of: impl Fn(&str) -> Vec<sso_saml::keys::Certificate>,
+) -> Result<Response, WebError> {
+    let relay = message
+        .relay_state
+        .as_deref()
+        .ok_or_else(|| WebError::BadRequest("LogoutResponse without RelayState".into()))?;
+    let mut logout: LogoutState = take_json(state.store.as_ref(), &format!("slo:{relay}"))
+        .await?
+        .ok_or_else(|| WebError::Expired("unknown or expired logout".into()))?;
+    let response = messages::parse_logout_response(&message.xml)
+        .map_err(|err| WebError::BadRequest(err.to_string()))?
+        .message;
+    if let Some((party, request_id)) = logout.waiting_for.take() {
+        let verified = binding::verify_redirect_signature(message, &certs_of(&party)).is_ok();
+        let ok = verified
+            && response.in_response_to.as_deref() == Some(request_id.as_str())
+            && response.status_code == ns::STATUS_SUCCESS;
+        if !party.starts_with("idp:") {
+            logout.outcomes.push((service_name(state, &party), ok));
+        }
+    }
+    next_step(state, relay.to_owned(), logout).await
+}
+
+/// `GET /saml/idp/slo`: LogoutRequest from a service, or a service's
+/// LogoutResponse during a logout in progress.
+pub async fn downstream_slo_redirect(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let message = decode(&state, query)?;
+    match message.kind {
+        MessageKind::Response => {
+            let registry = std::sync::Arc::clone(&state.registry);
+            resume(&state, &message, |id| {
+                registry
+                    .by_id(id)
+                    .map(|s| s.saml.signing_certs.clone())
+                    .unwrap_or_default()
+            })
+            .await
+        }
+        MessageKind::Request => {
+            let request = messages::parse_logout_request(&message.xml)
+                .map_err(|err| WebError::BadRequest(err.to_string()))?
+                .message;
+            let issuer = request.issuer.clone();
+            let service = state.registry.by_entity_id(&issuer).ok_or_else(|| {
+                WebError::UnknownService(format!("unregistered issuer {issuer:?}"))
+            })?;
+            binding::verify_redirect_signature(&message, &service.saml.signing_certs)
+                .map_err(|err| WebError::BadRequest(format!("LogoutRequest signature: {err}")))?;
+            let origin = Origin::Service {
+                service_id: service.id.clone(),
+                request_id: request.id.clone(),
+                relay_state: message.relay_state.clone(),
+            };
+            let skip = service.id.clone();
+            begin(&state, &jar, origin, Some(&skip)).await
+        }
+    }
+}
+
+/// `GET /saml/sp/slo`: LogoutRequest from the upstream IdP, or its
+/// LogoutResponse at the end of a logout we started.
+pub async fn upstream_slo_redirect(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let message = decode(&state, query)?;
+    match message.kind {
+        MessageKind::Response => {
+            let connectors = std::sync::Arc::clone(&state.connectors);
+            resume(&state, &message, |party| {
+                let idp = party.strip_prefix("idp:").unwrap_or_default();
+                connectors
+                    .iter()
+                    .find(|c| c.id() == idp)
+                    .map(|c| c.signing_certs())
+                    .unwrap_or_default()
+            })
+            .await
+        }
+        MessageKind::Request => {
+            let request = messages::parse_logout_request(&message.xml)
+                .map_err(|err| WebError::BadRequest(err.to_string()))?
+                .message;
+            let issuer = request.issuer.clone();
+            let connector = state.connector_by_entity(&issuer).ok_or_else(|| {
+                WebError::BadRequest(format!("unknown identity provider {issuer:?}"))
+            })?;
+            binding::verify_redirect_signature(&message, &connector.signing_certs())
+                .map_err(|err| WebError::BadRequest(format!("LogoutRequest signature: {err}")))?;
+            let origin = Origin::Idp {
+                idp: connector.id().to_owned(),
+                request_id: request.id.clone(),
+                relay_state: message.relay_state.clone(),
+            };
+            begin(&state, &jar, origin, None).await
+        }
+    }
+}
+
+/// `GET /logout`: the user logs out of everything.
+pub async fn user_logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> Result<Response, WebError> {
+    begin(&state, &jar, Origin::User, None).await
+}

@@ -1,0 +1,130 @@
+//! HTTP routes and the layers around them (axum + tower-http). Handlers stay
+//! thin; limits, timeouts, security headers, tracing and the rendering of
+//! error pages are layers.
+
+mod cookies;
+mod downstream;
+mod logout;
+mod upstream;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{ErrorPage, WebError};
+use crate::state::AppState;
+
+pub use cookies::CookieJar;
+
+/// The gateway's routes with every layer.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.server.max_body_bytes;
+    Router::new()
+        .route("/", get(home))
+        .route("/mentions-legales", get(legal))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/saml/idp/metadata", get(downstream::metadata))
+        .route("/saml/idp/sso", get(downstream::sso_redirect).post(downstream::sso_post))
+        .route("/saml/idp/continue", get(downstream::resume))
+        .route("/saml/idp/slo", get(logout::downstream_slo_redirect))
+        .route("/login", get(upstream::discovery))
+        .route("/login/{idp}", get(upstream::start))
+        .route("/saml/sp/metadata", get(upstream::metadata))
+        .route("/saml/sp/acs", axum::routing::post(upstream::acs))
+        .route("/saml/sp/slo", get(logout::upstream_slo_redirect))
+        .route("/logout", get(logout::user_logout))
+        .layer(middleware::from_fn_with_state(state.clone(), render_error_pages))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'"),
+        ))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn render_error_pages(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let Some(page) = response.extensions_mut().remove::<ErrorPage>() else {
+        return response;
+    };
+    let body = state
+        .pages
+        .error(page.title, page.message, page.hint, Some(&page.reference))
+        .unwrap_or_else(|_| page.message.to_owned());
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+fn html(result: Result<String, crate::pages::RenderError>) -> Result<Response, WebError> {
+    result
+        .map(|body| Html(body).into_response())
+        .map_err(|err| WebError::Internal(err.to_string()))
+}
+
+async fn home(State(state): State<AppState>, jar: CookieJar) -> Result<Response, WebError> {
+    let now = chrono::Utc::now().timestamp();
+    let name = match jar.get(&state.config.session.cookie_name) {
+        Some(id) => state.sessions().get(id, now).await?.map(|session| {
+            let identity = &session.identity;
+            [
+                identity.first(sso_core::attr::GIVEN_NAME),
+                identity.first(sso_core::attr::SURNAME),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+        }),
+        None => None,
+    };
+    html(
+        state
+            .pages
+            .home(name.as_deref(), state.demo_link.as_deref()),
+    )
+}
+
+async fn legal(State(state): State<AppState>) -> Result<Response, WebError> {
+    html(state.pages.legal())
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "store unreachable",
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,214 @@
+//! The gateway as SAML 2.0 SP of the upstream identity providers: the
+//! discovery page ("Élève ou parent" / "Personnel de l'Éducation
+//! nationale"), the signed AuthnRequest, the SP metadata and the assertion
+//! consumer service. The acceptance sequence itself lives in
+//! `idp_connectors::saml`; here the pending request is looked up, consumed
+//! once and checked against this browser, and the session is created under a
+//! fresh id.
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use sso_saml::metadata::{SpMetadataSpec, build_sp_metadata};
+
+use super::CookieJar;
+use super::cookies::{SameSite, set_cookie};
+use super::downstream::{self, BROWSER_COOKIE, SamlPost, browser_binding};
+use crate::error::WebError;
+use crate::pages::IdpChoice;
+use crate::session::{Session, UpstreamRequest};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct DiscoveryQuery {
+    flow: Option<String>,
+}
+
+/// `GET /login?flow=`: the discovery page.
+pub async fn discovery(
+    State(state): State<AppState>,
+    Query(query): Query<DiscoveryQuery>,
+) -> Result<Response, WebError> {
+    let service = match &query.flow {
+        Some(flow_id) => {
+            let flow = state
+                .sessions()
+                .get_flow(flow_id)
+                .await?
+                .ok_or_else(|| WebError::Expired("unknown or expired flow".into()))?;
+            state
+                .registry
+                .by_id(&flow.service_id)
+                .map(|s| s.display_name.clone())
+        }
+        None => None,
+    };
+    let suffix = query
+        .flow
+        .as_ref()
+        .map(|flow| {
+            format!(
+                "?flow={}",
+                url::form_urlencoded::byte_serialize(flow.as_bytes()).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let choices: Vec<IdpChoice> = state
+        .connectors
+        .iter()
+        .map(|connector| IdpChoice {
+            href: format!("/login/{}{suffix}", connector.id()),
+            label: connector.config().label.clone(),
+            description: connector.config().description.clone(),
+        })
+        .collect();
+    super::html(state.pages.discovery(service.as_deref(), &choices))
+}
+
+/// `GET /login/{idp}?flow=`: sends a signed AuthnRequest to the chosen IdP.
+pub async fn start(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Path(idp): Path<String>,
+    Query(query): Query<DiscoveryQuery>,
+) -> Result<Response, WebError> {
+    let connector = state
+        .connector(&idp)
+        .ok_or_else(|| WebError::BadRequest(format!("unknown identity provider {idp:?}")))?;
+    let sessions = state.sessions();
+    let mut force_authn = false;
+    if let Some(flow_id) = &query.flow {
+        let flow = sessions
+            .get_flow(flow_id)
+            .await?
+            .ok_or_else(|| WebError::Expired("unknown or expired flow".into()))?;
+        if jar.get(BROWSER_COOKIE).map(crate::digest).as_deref() != Some(flow.browser.as_str()) {
+            return Err(WebError::Expired("flow opened in another browser".into()));
+        }
+        force_authn = flow.force_authn;
+    }
+    let (browser, cookie) = browser_binding(&state, &jar);
+    let relay_state = query.flow.clone().unwrap_or_default();
+    let (request_id, url) = connector
+        .authn_request(&relay_state, force_authn)
+        .map_err(|err| WebError::Internal(err.to_string()))?;
+    sessions
+        .put_upstream(
+            &request_id,
+            &UpstreamRequest {
+                idp: connector.id().to_owned(),
+                flow_id: query.flow.clone(),
+                browser: crate::digest(&browser),
+            },
+        )
+        .await?;
+    let mut response = Redirect::to(&url).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `GET /saml/sp/metadata`
+pub async fn metadata(State(state): State<AppState>) -> Result<Response, WebError> {
+    let encryption = state
+        .connectors
+        .first()
+        .map(|c| c.decryption_certificate().clone());
+    let xml = build_sp_metadata(&SpMetadataSpec {
+        entity_id: &state.config.saml.sp_entity_id,
+        signing_cert: state.signing_key.certificate(),
+        encryption_cert: encryption.as_ref(),
+        acs_post: &state.urls.sp_acs,
+        slo_redirect: Some(&state.urls.sp_slo),
+        slo_post: None,
+        authn_requests_signed: true,
+        want_assertions_signed: true,
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response())
+}
+
+/// `POST /saml/sp/acs`: the IdP's Response.
+pub async fn acs(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<SamlPost>,
+) -> Result<Response, WebError> {
+    let encoded = form
+        .response()
+        .ok_or_else(|| WebError::BadRequest("no SAMLResponse".into()))?;
+    let sessions = state.sessions();
+    let any = state
+        .connectors
+        .first()
+        .ok_or_else(|| WebError::Internal("no connector".into()))?;
+    let peek = any
+        .peek(encoded)
+        .map_err(|err| WebError::LoginFailed(err.to_string()))?;
+
+    // The pending request this claims to answer: consumed once, whatever the outcome.
+    let pending = match &peek.in_response_to {
+        Some(id) => sessions.take_upstream(id).await?,
+        None => None,
+    };
+    let connector = match (&pending, &peek.issuer) {
+        (Some(pending), _) => state.connector(&pending.idp),
+        (None, Some(issuer)) => state.connector_by_entity(issuer),
+        (None, None) => None,
+    }
+    .ok_or_else(|| WebError::LoginFailed("response from an unknown identity provider".into()))?;
+    if let Some(pending) = &pending
+        && jar.get(BROWSER_COOKIE).map(crate::digest).as_deref() != Some(pending.browser.as_str())
+    {
+        return Err(WebError::LoginFailed(
+            "response delivered to another browser than the request's".into(),
+        ));
+    }
+    let expected = pending.as_ref().and(peek.in_response_to.as_deref());
+    let login = connector
+        .validate(encoded, expected, state.store.as_ref(), Utc::now())
+        .await
+        .map_err(|err| match err {
+            idp_connectors::saml::ResponseError::StoreUnavailable(detail) => {
+                WebError::Unavailable(detail)
+            }
+            other => WebError::LoginFailed(format!("{}: {other}", connector.id())),
+        })?;
+
+    let now = Utc::now().timestamp();
+    let cookie_name = &state.config.session.cookie_name;
+    if let Some(old) = jar.get(cookie_name) {
+        sessions.delete(old).await?;
+    }
+    let session = Session {
+        identity: login.identity,
+        created_at: now,
+        upstream_name_id: login.name_id.as_ref().map(|n| n.value.clone()),
+        upstream_name_id_format: login.name_id.as_ref().and_then(|n| n.format.clone()),
+        upstream_session_index: login.session_index,
+    };
+    let session_id = sessions.create(&session).await?;
+    tracing::info!(idp = connector.id(), "upstream login accepted");
+    let cookie = set_cookie(
+        cookie_name,
+        &session_id,
+        state.config.session.secure_cookies,
+        SameSite::Lax,
+        None,
+    )
+    .ok_or_else(|| WebError::Internal("cookie value".into()))?;
+
+    let flow_id = pending.and_then(|p| p.flow_id).filter(|f| !f.is_empty());
+    let mut response = match flow_id {
+        Some(flow_id) => downstream::respond(&state, &session_id, &session, &flow_id).await?,
+        None => Redirect::to("/").into_response(),
+    };
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}

@@ -1,0 +1,180 @@
+//! A browser-like HTTP client for the end-to-end tests: cookie jar, redirects
+//! followed by hand (so every hop is recorded), SAML auto-submitting forms
+//! submitted as a browser with JavaScript would.
+
+#![allow(dead_code)]
+
+use regex::Regex;
+use sso_gateway::demo::{DemoStack, DemoStore};
+use sso_store::testing::RedisServer;
+
+/// A page the browser ended on.
+#[derive(Debug)]
+pub struct Page {
+    pub url: String,
+    pub status: u16,
+    pub body: String,
+}
+
+/// A browser with its own cookie jar.
+pub struct Browser {
+    client: reqwest::Client,
+    /// Every URL requested, in order.
+    pub visited: Vec<String>,
+}
+
+fn unescape(value: &str) -> String {
+    value
+        .replace("&#x2f;", "/")
+        .replace("&#x3d;", "=")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The first link of a page whose (unescaped) target contains `part`.
+pub fn link(body: &str, part: &str) -> Option<String> {
+    let href = Regex::new(r#"href="([^"]*)""#).unwrap();
+    href.captures_iter(body)
+        .map(|c| unescape(&c[1]))
+        .find(|target| target.contains(part))
+}
+
+/// The action and hidden fields of the first form with a SAML message.
+pub fn saml_form(body: &str) -> Option<(String, Vec<(String, String)>)> {
+    if !body.contains("name=\"SAMLResponse\"") && !body.contains("name=\"SAMLRequest\"") {
+        return None;
+    }
+    form(body)
+}
+
+/// The action and hidden fields of the first POST form of a page.
+pub fn form(body: &str) -> Option<(String, Vec<(String, String)>)> {
+    let form = Regex::new(r#"<form[^>]*method="post"[^>]*action="([^"]*)""#).unwrap();
+    let action = unescape(form.captures(body)?.get(1)?.as_str());
+    let hidden = Regex::new(r#"<input type="hidden" name="([^"]+)" value="([^"]*)""#).unwrap();
+    let fields = hidden
+        .captures_iter(body)
+        .map(|c| (c[1].to_owned(), unescape(&c[2])))
+        .collect();
+    Some((action, fields))
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            visited: Vec::new(),
+        }
+    }
+
+    /// Opens a URL and follows redirects and SAML auto-posts.
+    pub async fn open(&mut self, url: &str) -> Page {
+        self.visited.push(url.to_owned());
+        let response = self.client.get(url).send().await.unwrap();
+        self.follow(response).await
+    }
+
+    /// Posts a form and follows.
+    pub async fn post(&mut self, url: &str, fields: &[(String, String)]) -> Page {
+        self.visited.push(url.to_owned());
+        let response = self.client.post(url).form(fields).send().await.unwrap();
+        self.follow(response).await
+    }
+
+    async fn follow(&mut self, mut response: reqwest::Response) -> Page {
+        loop {
+            let url = response.url().clone();
+            let status = response.status();
+            if status.is_redirection() {
+                let location = response.headers()[reqwest::header::LOCATION]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let next = url.join(&location).unwrap().to_string();
+                self.visited.push(next.clone());
+                response = self.client.get(&next).send().await.unwrap();
+                continue;
+            }
+            let body = response.text().await.unwrap();
+            if let Some((action, fields)) = saml_form(&body) {
+                let next = url.join(&action).unwrap().to_string();
+                self.visited.push(next.clone());
+                response = self.client.post(&next).form(&fields).send().await.unwrap();
+                continue;
+            }
+            return Page {
+                url: url.to_string(),
+                status: status.as_u16(),
+                body,
+            };
+        }
+    }
+
+    /// On a simulated IdP's account page, logs in as `login`.
+    pub async fn login_as(&mut self, page: &Page, login: &str) -> Page {
+        assert!(
+            page.body.contains(login),
+            "account {login} not offered on {}",
+            page.url
+        );
+        let (action, mut fields) = form(&page.body).expect("a login form");
+        fields.push(("login".to_owned(), login.to_owned()));
+        let target = reqwest::Url::parse(&page.url)
+            .unwrap()
+            .join(&action)
+            .unwrap()
+            .to_string();
+        self.post(&target, &fields).await
+    }
+
+    /// Whether any visited URL contains `part`.
+    pub fn went_through(&self, part: &str) -> bool {
+        self.visited.iter().any(|url| url.contains(part))
+    }
+}
+
+/// A demo stack on a free port, with Redis or memory.
+pub struct Stack {
+    pub stack: DemoStack,
+    pub redis: Option<RedisServer>,
+}
+
+impl Stack {
+    pub async fn redis() -> Self {
+        let redis = RedisServer::start().await.unwrap();
+        let stack = DemoStack::spawn(DemoStore::Redis(redis.url()))
+            .await
+            .unwrap();
+        Self {
+            stack,
+            redis: Some(redis),
+        }
+    }
+
+    pub async fn memory() -> Self {
+        let stack = DemoStack::spawn(DemoStore::Memory).await.unwrap();
+        Self { stack, redis: None }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.base_url)
+    }
+
+    /// The counters of a simulated service provider.
+    pub async fn sp_state(&self, sp: &str) -> serde_json::Value {
+        reqwest::get(self.url(&format!("/testbed/{sp}/state.json")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}

@@ -1,0 +1,222 @@
+//! End-to-end flows through HTTP, against the real server on an ephemeral
+//! port, with the simulated IdPs and services, on a real Redis (started by
+//! the harness) and on the in-memory store.
+
+mod common;
+
+use common::{Browser, Page, Stack, link};
+
+/// From the ENT home page to the ENT with a session, as `login` through `idp`.
+async fn login_at_ent(stack: &Stack, browser: &mut Browser, idp: &str, login: &str) -> Page {
+    let home = browser.open(&stack.url("/testbed/ent/login")).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(
+        home.url.contains("/login?flow="),
+        "discovery page expected, got {}",
+        home.url
+    );
+    assert!(home.body.contains("Élève ou parent"));
+    assert!(
+        home.body
+            .contains("Personnel de l&#x27;Éducation nationale"),
+        "{}",
+        home.body
+    );
+    assert!(
+        home.body.contains("Mentions légales"),
+        "legal notice before login"
+    );
+    let target =
+        link(&home.body, &format!("/login/{idp}?flow=")).expect("a link to the identity provider");
+    let accounts = browser.open(&stack.url(&target)).await;
+    assert_eq!(accounts.status, 200, "{}", accounts.body);
+    browser.login_as(&accounts, login).await
+}
+
+async fn pupil_reaches_the_ent(stack: &Stack) {
+    let mut browser = Browser::new();
+    let ent = login_at_ent(stack, &mut browser, "educonnect", "eleve.louis").await;
+    assert_eq!(ent.status, 200, "{}", ent.body);
+    assert!(ent.url.ends_with("/testbed/ent"), "{}", ent.url);
+    assert!(ent.body.contains("Connecté"), "{}", ent.body);
+    let state = stack.sp_state("ent").await;
+    let attributes = &state["last_attributes"];
+    assert_eq!(attributes["NOM"][0], "Martin");
+    assert_eq!(attributes["PRE"][0], "Louis");
+    assert_eq!(attributes["PRO"][0], "National_ELV");
+    assert!(attributes["UAI"][0].as_str().unwrap().len() == 8);
+    let ido = attributes["IDO"][0].as_str().unwrap();
+    assert!(ido.len() >= 32, "opaque identifier {ido}");
+    let released: Vec<&String> = attributes.as_object().unwrap().keys().collect();
+    for name in &released {
+        assert!(
+            ["IDO", "UAI", "PRO", "NOM", "PRE", "P_MEL", "DIV", "E_MS1"].contains(&name.as_str()),
+            "attribute {name} is not in the ENT's release policy"
+        );
+    }
+    let dump = state.to_string();
+    assert!(
+        !dump.contains("eleve.louis"),
+        "the upstream login never leaves the gateway"
+    );
+}
+
+#[tokio::test]
+async fn pupil_via_educonnect_reaches_the_ent_on_redis() {
+    pupil_reaches_the_ent(&Stack::redis().await).await;
+}
+
+#[tokio::test]
+async fn pupil_via_educonnect_reaches_the_ent_in_memory() {
+    pupil_reaches_the_ent(&Stack::memory().await).await;
+}
+
+async fn teacher_reaches_a_resource_then_sso(stack: &Stack) {
+    let mut browser = Browser::new();
+    let resource = browser.open(&stack.url("/testbed/enseignants/login")).await;
+    assert!(resource.url.contains("/login?flow="), "{}", resource.url);
+    let target = link(&resource.body, "/login/agents?flow=").expect("a link to the agent IdP");
+    let accounts = browser.open(&stack.url(&target)).await;
+    let page = browser.login_as(&accounts, "prof.dubois").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.url.ends_with("/testbed/enseignants"), "{}", page.url);
+    let state = stack.sp_state("enseignants").await;
+    assert_eq!(state["last_attributes"]["PRO"][0], "National_ENS");
+    assert_eq!(
+        state["last_attributes"]["P_MEL"][0],
+        "lucie.dubois@ac-rennes.example"
+    );
+
+    // Second service in the same session: no upstream round trip.
+    browser.visited.clear();
+    let ent = browser.open(&stack.url("/testbed/ent/login")).await;
+    assert!(ent.url.ends_with("/testbed/ent"), "{}", ent.url);
+    assert!(ent.body.contains("Connecté"));
+    assert!(
+        !browser.went_through("/testbed/agents/"),
+        "SSO must not go upstream: {:?}",
+        browser.visited
+    );
+    assert!(
+        !browser.went_through("/login?"),
+        "SSO must not show discovery: {:?}",
+        browser.visited
+    );
+}
+
+#[tokio::test]
+async fn teacher_via_agent_idp_reaches_a_resource_then_the_ent_without_login_on_redis() {
+    teacher_reaches_a_resource_then_sso(&Stack::redis().await).await;
+}
+
+#[tokio::test]
+async fn teacher_via_agent_idp_reaches_a_resource_then_the_ent_without_login_in_memory() {
+    teacher_reaches_a_resource_then_sso(&Stack::memory().await).await;
+}
+
+#[tokio::test]
+async fn identifiers_differ_per_service_and_are_stable() {
+    let stack = Stack::redis().await;
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+    let manuel = browser.open(&stack.url("/testbed/manuel/login")).await;
+    assert!(manuel.url.ends_with("/testbed/manuel"), "{}", manuel.url);
+    let ent_id = stack.sp_state("ent").await["last_attributes"]["IDO"][0].clone();
+    let manuel_id = stack.sp_state("manuel").await["last_attributes"]["IDO"][0].clone();
+    assert_ne!(ent_id, manuel_id, "two services cannot correlate the user");
+
+    let mut again = Browser::new();
+    login_at_ent(&stack, &mut again, "educonnect", "eleve.louis").await;
+    assert_eq!(
+        stack.sp_state("ent").await["last_attributes"]["IDO"][0],
+        ent_id,
+        "stable across logins"
+    );
+}
+
+#[tokio::test]
+async fn pupil_refused_on_a_teachers_resource_with_a_french_page() {
+    let stack = Stack::memory().await;
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.emma").await;
+    let refused = browser.open(&stack.url("/testbed/enseignants/login")).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("Accès refusé"));
+    assert!(refused.body.contains("lang=\"fr\""));
+    assert_eq!(stack.sp_state("enseignants").await["sessions"], 0);
+}
+
+async fn logout_reaches_every_participant(stack: &Stack) {
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+    let manuel = browser.open(&stack.url("/testbed/manuel/login")).await;
+    assert!(manuel.url.ends_with("/testbed/manuel"));
+    assert_eq!(stack.sp_state("ent").await["sessions"], 1);
+    assert_eq!(stack.sp_state("manuel").await["sessions"], 1);
+
+    let done = browser.open(&stack.url("/testbed/ent/logout")).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("déconnecté"), "{}", done.body);
+    assert_eq!(stack.sp_state("manuel").await["logouts_received"], 1);
+    assert_eq!(stack.sp_state("manuel").await["sessions"], 0);
+    assert_eq!(stack.sp_state("ent").await["sessions"], 0);
+    assert!(
+        browser.went_through("/testbed/educonnect/slo"),
+        "the upstream IdP is told: {:?}",
+        browser.visited
+    );
+
+    // The gateway session is gone: the next access asks for a login again.
+    let again = browser.open(&stack.url("/testbed/ent/login")).await;
+    assert!(again.url.contains("/login?flow="), "{}", again.url);
+}
+
+#[tokio::test]
+async fn logout_reaches_every_participant_on_redis() {
+    logout_reaches_every_participant(&Stack::redis().await).await;
+}
+
+#[tokio::test]
+async fn logout_reaches_every_participant_in_memory() {
+    logout_reaches_every_participant(&Stack::memory().await).await;
+}
+
+#[tokio::test]
+async fn user_logout_at_the_gateway_tells_the_services() {
+    let stack = Stack::memory().await;
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "parent.martin").await;
+    let page = browser.open(&stack.url("/logout")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Vous êtes déconnecté"), "{}", page.body);
+    assert!(page.body.contains("ENT du collège Jean Moulin"));
+    assert_eq!(stack.sp_state("ent").await["logouts_received"], 1);
+}
+
+#[tokio::test]
+async fn store_unreachable_gives_a_fast_503_and_keeps_the_cookie() {
+    let mut stack = Stack::redis().await;
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+    stack.redis.as_mut().unwrap().stop().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .get(stack.url("/"))
+        .header("Cookie", "sso_session=abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "cookie untouched"
+    );
+    let body = response.text().await.unwrap();
+    assert!(body.contains("momentanément indisponible"));
+    let ready = client.get(stack.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+}

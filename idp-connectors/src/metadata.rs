@@ -1,0 +1,206 @@
+//! Loading of upstream IdP metadata (SAML metadata §2): from a file, or from
+//! a URL whose signature is verified when a key is configured, refreshed in
+//! the background. A refused or unreachable copy never replaces the last good
+//! one, and the last good copy of remote metadata is kept on disk so that a
+//! cold start with the URL down still works.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sso_saml::keys::Certificate;
+use sso_saml::metadata::{self, EntityMetadata};
+
+use crate::config::SamlIdpConfig;
+use crate::saml::SamlConnector;
+
+/// Why metadata could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// Neither `metadata_file` nor `metadata_url`, or both.
+    #[error("exactly one of `metadata_file` and `metadata_url` must be set")]
+    Source,
+    /// The file cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The certificate that must sign the metadata cannot be read.
+    #[error("cannot read the metadata signing certificate {path}: {reason}")]
+    SigningCert {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        reason: String,
+    },
+    /// The URL could not be fetched and no cached copy exists.
+    #[error("cannot fetch {url}: {reason}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// The reason.
+        reason: String,
+    },
+    /// The document is not valid metadata, or its signature is refused.
+    #[error("invalid metadata: {0}")]
+    Invalid(String),
+}
+
+/// Where the metadata of one IdP comes from, resolved against the
+/// configuration folder.
+#[derive(Debug, Clone)]
+pub struct MetadataSource {
+    file: Option<PathBuf>,
+    url: Option<String>,
+    signing_cert: Option<Certificate>,
+    cache_file: Option<PathBuf>,
+    entity_id: String,
+    refresh: Duration,
+}
+
+impl MetadataSource {
+    /// Resolves the source of an IdP's configuration.
+    pub fn from_config(config: &SamlIdpConfig, base: &Path) -> Result<Self, MetadataError> {
+        let resolve = |path: &Path| {
+            if path.is_absolute() {
+                path.to_owned()
+            } else {
+                base.join(path)
+            }
+        };
+        let file = config.metadata_file.as_ref().map(|f| resolve(f.get_ref()));
+        let url = config.metadata_url.as_ref().map(|u| u.get_ref().clone());
+        if file.is_some() == url.is_some() {
+            return Err(MetadataError::Source);
+        }
+        let signing_cert = match &config.metadata_signing_cert {
+            Some(path) => {
+                let path = resolve(path.get_ref());
+                let pem = std::fs::read(&path).map_err(|err| MetadataError::SigningCert {
+                    path: path.clone(),
+                    reason: err.to_string(),
+                })?;
+                Some(
+                    Certificate::from_pem(&pem).map_err(|err| MetadataError::SigningCert {
+                        path,
+                        reason: err.to_string(),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(Self {
+            file,
+            url,
+            signing_cert,
+            cache_file: config.metadata_cache_file.as_ref().map(|p| resolve(p)),
+            entity_id: config.entity_id.get_ref().clone(),
+            refresh: Duration::from_secs(config.metadata_refresh_seconds.max(60)),
+        })
+    }
+
+    fn parse(&self, xml: &str) -> Result<EntityMetadata, MetadataError> {
+        let parsed = match &self.signing_cert {
+            Some(cert) => metadata::parse_signed(xml, Some(&self.entity_id), cert),
+            None => metadata::parse(xml, Some(&self.entity_id)),
+        };
+        parsed.map_err(|err| MetadataError::Invalid(err.to_string()))
+    }
+
+    /// Loads the metadata once. A URL that cannot be fetched falls back to the
+    /// cached copy on disk, if any.
+    pub async fn load(&self, http: &reqwest::Client) -> Result<EntityMetadata, MetadataError> {
+        if let Some(path) = &self.file {
+            let xml = std::fs::read_to_string(path).map_err(|err| MetadataError::Read {
+                path: path.clone(),
+                reason: err.to_string(),
+            })?;
+            return self.parse(&xml);
+        }
+        let url = self.url.as_deref().ok_or(MetadataError::Source)?;
+        match self.fetch(http, url).await {
+            Ok(metadata) => Ok(metadata),
+            Err(err) => {
+                let cached = self
+                    .cache_file
+                    .as_ref()
+                    .and_then(|path| std::fs::read_to_string(path).ok());
+                match cached {
+                    Some(xml) => {
+                        tracing::warn!(idp = %self.entity_id, error = %err, "metadata URL unreachable, using the cached copy");
+                        self.parse(&xml)
+                    }
+                    None => Err(err),
+                }
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+    ) -> Result<EntityMetadata, MetadataError> {
+        let fetch_error = |reason: String| MetadataError::Fetch {
+            url: url.to_owned(),
+            reason,
+        };
+        let response = http
+            .get(url)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|err| fetch_error(err.to_string()))?;
+        if !response.status().is_success() {
+            return Err(fetch_error(format!("HTTP status {}", response.status())));
+        }
+        let xml = response
+            .text()
+            .await
+            .map_err(|err| fetch_error(err.to_string()))?;
+        let metadata = self.parse(&xml)?;
+        if let Some(cache) = &self.cache_file
+            && let Err(err) = write_atomically(cache, &xml)
+        {
+            tracing::warn!(path = %cache.display(), error = %err, "cannot keep the metadata copy on disk");
+        }
+        Ok(metadata)
+    }
+
+    /// Refreshes remote metadata in the background for as long as the
+    /// connector lives; file metadata is loaded once.
+    pub fn spawn_refresh(self, connector: Arc<SamlConnector>, http: reqwest::Client) {
+        if self.url.is_none() {
+            return;
+        }
+        let weak = Arc::downgrade(&connector);
+        drop(connector);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(self.refresh).await;
+                let Some(connector) = weak.upgrade() else {
+                    return;
+                };
+                match self.load(&http).await {
+                    Ok(metadata) => {
+                        if let Err(err) = connector.replace_metadata(metadata) {
+                            tracing::warn!(idp = connector.id(), error = %err, "refreshed metadata refused, keeping the previous copy");
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(idp = connector.id(), error = %err, "metadata refresh failed, keeping the previous copy");
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, path)
+}

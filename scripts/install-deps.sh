@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build (and, with --test, the tests) need,
+# only those missing. Needs root (or sudo) on a fresh machine.
+set -euo pipefail
+
+packages=(build-essential pkg-config libclang-dev libxmlsec1-dev)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(redis-server xmlsec1 python3-venv)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "Installing missing packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
