@@ -9,6 +9,7 @@
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod issue;
 pub mod pages;
 pub mod server;
 pub mod session;

@@ -312,10 +312,9 @@ pub async fn respond(
     )
     .unwrap_or_else(|_| chrono::Duration::minutes(5));
     let session_index = ids::new_id();
-    let assertion_id = ids::new_id();
     let authn_instant = chrono::DateTime::from_timestamp(identity.authn_instant, 0).unwrap_or(now);
-    let assertion = messages::build_assertion(&AssertionSpec {
-        id: assertion_id.clone(),
+    let assertion = AssertionSpec {
+        id: ids::new_id(),
         issuer: state.config.saml.idp_entity_id.clone(),
         issue_instant: now,
         name_id: name_id.clone(),
@@ -335,11 +334,10 @@ pub async fn respond(
             .unwrap_or_else(|| ns::AC_PASSWORD_PROTECTED_TRANSPORT.to_owned()),
         session_not_on_or_after: None,
         attributes,
-    });
+    };
     let key = Arc::clone(&state.signing_key);
-    let response_id = ids::new_id();
     let response_spec = ResponseSpec {
-        id: response_id.clone(),
+        id: ids::new_id(),
         issuer: state.config.saml.idp_entity_id.clone(),
         issue_instant: now,
         destination: flow.acs_url.clone(),
@@ -349,20 +347,12 @@ pub async fn respond(
         status_message: None,
     };
     let sign_response = service.saml.sign_response;
-    let xml = tokio::task::spawn_blocking(move || -> Result<String, String> {
-        let signed_assertion =
-            dsig::sign_enveloped(&assertion, &assertion_id, &key).map_err(|err| err.to_string())?;
-        let response = messages::build_response(&response_spec, Some(&signed_assertion))
-            .map_err(|err| err.to_string())?;
-        if sign_response {
-            dsig::sign_enveloped(&response, &response_id, &key).map_err(|err| err.to_string())
-        } else {
-            Ok(response)
-        }
+    let xml = tokio::task::spawn_blocking(move || {
+        crate::issue::signed_response(&assertion, &response_spec, sign_response, &key)
     })
     .await
     .map_err(|err| WebError::Internal(err.to_string()))?
-    .map_err(|err| WebError::Internal(format!("building the Response failed: {err}")))?;
+    .map_err(|err| WebError::Internal(err.to_string()))?;
     sessions
         .add_participant(
             session_id,
