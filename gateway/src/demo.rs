@@ -188,24 +188,17 @@ fn demo_config_text(
 }
 
 impl DemoStack {
-    /// Writes the configuration for a stack reachable at `base_url`, with
-    /// simulators, into `dir`; returns the simulators' routers.
-    fn write_config(
-        dir: &Path,
-        base_url: &str,
-        listen: SocketAddr,
-        store: &DemoStore,
-    ) -> Result<Router, DemoError> {
+    /// Writes a configuration tree into `dir`: `gateway_toml` as the main
+    /// file, generated keys, the simulators' metadata for a stack reachable
+    /// at `base_url`, and the example services; returns the simulators' routers.
+    fn write_config(dir: &Path, base_url: &str, gateway_toml: &str) -> Result<Router, DemoError> {
         let urls = Urls::new(base_url);
         let gateway_signing = key("sso-gateway signing (demo)")?;
         let gateway_encryption = key("sso-gateway encryption (demo)")?;
         write_key(dir, "gateway-signing", &gateway_signing)?;
         write_key(dir, "gateway-encryption", &gateway_encryption)?;
         write(&dir.join("keys/identifier.secret"), crate::random_token())?;
-        write(
-            &dir.join("gateway.toml"),
-            demo_config_text(base_url, listen, store)?,
-        )?;
+        write(&dir.join("gateway.toml"), gateway_toml)?;
         let config: toml::Table =
             toml::from_str(EXAMPLE_CONFIG).map_err(|err| DemoError::Example(err.to_string()))?;
         let saml = config
@@ -313,7 +306,8 @@ impl DemoStack {
                 (temp.path().to_owned(), Some(temp))
             }
         };
-        let simulators = Self::write_config(&dir, &base_url, addr, &store)?;
+        let simulators =
+            Self::write_config(&dir, &base_url, &demo_config_text(&base_url, addr, &store)?)?;
         let config_path = dir.join("gateway.toml");
         let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
         let (gateway, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;
@@ -324,6 +318,21 @@ impl DemoStack {
             router: gateway.merge(simulators),
             _dir: temp,
         })
+    }
+
+    /// Writes the example configuration, unchanged, into `dir` with generated
+    /// keys and the simulators' metadata beside it (what `check-config`
+    /// validates in the tests).
+    pub fn write_example(dir: &Path) -> Result<PathBuf, DemoError> {
+        let config: toml::Table =
+            toml::from_str(EXAMPLE_CONFIG).map_err(|err| DemoError::Example(err.to_string()))?;
+        let public_url = config
+            .get("server")
+            .and_then(|server| server.get("public_url"))
+            .and_then(|url| url.as_str())
+            .ok_or_else(|| DemoError::Example("no server.public_url".into()))?;
+        let _simulators = Self::write_config(dir, public_url, EXAMPLE_CONFIG)?;
+        Ok(dir.join("gateway.toml"))
     }
 
     /// Starts the stack on a free local port, in the background (tests).

@@ -1,0 +1,180 @@
+//! `sso-gateway check-config` on the complete example configuration, and on
+//! broken copies of it: each problem is reported with its file, line and
+//! field, and `serve` refuses to start.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sso_gateway::demo::DemoStack;
+
+fn example() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DemoStack::write_example(dir.path()).unwrap();
+    (dir, config)
+}
+
+fn gateway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
+        .args(args)
+        .env_remove("SSO_REDIS_URL")
+        .env_remove("SSO_IDENTIFIER_SECRET")
+        .output()
+        .unwrap()
+}
+
+fn check(config: &Path) -> (bool, String) {
+    let out = gateway(&["check-config", "--config", config.to_str().unwrap()]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// 1-based line of the first line of `file` containing `needle`.
+fn line_of(file: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .position(|line| line.contains(needle))
+        .map(|index| index + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in {}", file.display()))
+}
+
+fn replace(file: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains(from), "{from:?} not in {}", file.display());
+    std::fs::write(file, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let (_dir, config) = example();
+    let (ok, text) = check(&config);
+    assert!(ok, "{text}");
+    assert!(text.contains("configuration is valid"));
+}
+
+#[test]
+fn unknown_released_attribute_is_located() {
+    let (dir, config) = example();
+    let service = dir.path().join("services/ent-college.toml");
+    replace(&service, "\"E_MS1\"]", "\"E_MS1\", \"FOO\"]");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    let line = line_of(&service, "attributes = [");
+    let expected = format!("{}:{line}: field `release.attributes`", service.display());
+    assert!(
+        text.contains(&expected),
+        "expected {expected:?} in:\n{text}"
+    );
+    assert!(text.contains("FOO"), "{text}");
+}
+
+#[test]
+fn missing_key_file_is_located() {
+    let (_dir, config) = example();
+    replace(
+        &config,
+        "signing_key = \"keys/gateway-signing.key\"",
+        "signing_key = \"keys/absent.key\"",
+    );
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    let line = line_of(&config, "keys/absent.key");
+    let expected = format!("{}:{line}: field `keys.signing_key`", config.display());
+    assert!(
+        text.contains(&expected),
+        "expected {expected:?} in:\n{text}"
+    );
+    assert!(
+        text.contains("absent.key"),
+        "the message names the file: {text}"
+    );
+}
+
+#[test]
+fn unreadable_metadata_is_located() {
+    let (_dir, config) = example();
+    replace(&config, "metadata/agents.xml", "metadata/absent.xml");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    let line = line_of(&config, "metadata/absent.xml");
+    let expected = format!("{}:{line}: field `idp[1].metadata_file`", config.display());
+    assert!(
+        text.contains(&expected),
+        "expected {expected:?} in:\n{text}"
+    );
+}
+
+#[test]
+fn metadata_without_signing_key_is_refused() {
+    let (dir, config) = example();
+    let metadata = dir.path().join("metadata/agents.xml");
+    let (ok, out) = check(&config);
+    assert!(ok, "positive control: {out}");
+    let text = std::fs::read_to_string(&metadata).unwrap();
+    let key_descriptor =
+        regex::Regex::new(r"(?s)<(\w+:)?KeyDescriptor.*?</(\w+:)?KeyDescriptor>").unwrap();
+    assert!(key_descriptor.is_match(&text));
+    std::fs::write(&metadata, key_descriptor.replace_all(&text, "").as_ref()).unwrap();
+    let (ok, out) = check(&config);
+    assert!(!ok);
+    assert!(out.contains("no signing certificate"), "{out}");
+}
+
+#[test]
+fn unknown_canonical_attribute_in_a_mapping_is_located() {
+    let (_dir, config) = example();
+    replace(&config, "to = \"given_name\"", "to = \"prenom\"");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    assert!(text.contains("field `mapping.educonnect`"), "{text}");
+    assert!(text.contains("prenom"), "{text}");
+}
+
+#[test]
+fn syntax_error_is_located() {
+    let (_dir, config) = example();
+    replace(
+        &config,
+        "clock_skew_seconds = 60",
+        "clock_skew_seconds = \"soixante\"",
+    );
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    let line = line_of(&config, "soixante");
+    assert!(
+        text.contains(&format!("{}:{line}", config.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once_and_serve_refuses_to_start() {
+    let (dir, config) = example();
+    replace(
+        &config,
+        "signing_key = \"keys/gateway-signing.key\"",
+        "signing_key = \"keys/absent.key\"",
+    );
+    replace(
+        &dir.path().join("services/manuel-numerique.toml"),
+        "\"DIV\"]",
+        "\"DIV\", \"BAR\"]",
+    );
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    assert!(
+        text.contains("keys.signing_key") && text.contains("BAR"),
+        "{text}"
+    );
+    let out = gateway(&["serve", "--config", config.to_str().unwrap()]);
+    assert!(
+        !out.status.success(),
+        "serve must refuse an invalid configuration"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("keys.signing_key"), "{stderr}");
+}
