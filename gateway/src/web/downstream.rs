@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -407,21 +407,5 @@ async fn respond_status(
 }
 
 fn post_page(action: &str, xml: &str, relay_state: Option<&str>) -> Response {
-    let mut headers = HeaderMap::new();
-    // The auto-submitting form needs its inline script and a form action to the service.
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action *; frame-ancestors 'none'"),
-    );
-    (
-        StatusCode::OK,
-        headers,
-        Html(binding::post_form(
-            action,
-            MessageKind::Response,
-            xml,
-            relay_state,
-        )),
-    )
-        .into_response()
+    Html(binding::post_form(action, MessageKind::Response, xml, relay_state)).into_response()
 }
