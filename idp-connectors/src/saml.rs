@@ -7,8 +7,11 @@
 //! [`ResponseError`] variant (in the manner of crewjam/saml):
 //!
 //! 1. size, base64 and DOCTYPE limits (binding layer);
-//! 2. envelope: Issuer, Status, exactly one assertion, Destination,
-//!    InResponseTo bound to this browser's pending request;
+//! 2. envelope: Issuer, Status, exactly one assertion in the whole document
+//!    (an assertion hidden in `Extensions`, a `ds:Object` or another
+//!    assertion is a signature-wrapping attempt), Destination, IssueInstant
+//!    with the clock skew, InResponseTo bound to this browser's pending
+//!    request;
 //! 3. signatures, verified only with the keys of this IdP's metadata, with
 //!    the algorithm allow-list; the Response signature must sit on the root;
 //! 4. decryption of an EncryptedAssertion (RSA-OAEP, AES-GCM/CBC; RSA1_5
@@ -25,6 +28,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use quick_xml::events::Event;
+use quick_xml::name::{Namespace, ResolveResult};
+use quick_xml::reader::NsReader;
 use sso_core::Identity;
 use sso_saml::binding::{self, MessageKind};
 use sso_saml::keys::{Certificate, SigningKey};
@@ -37,6 +43,9 @@ use sso_store::Store;
 
 use crate::config::SamlIdpConfig;
 use crate::mapping::{MapError, Mapping, UpstreamAttributes};
+
+/// Oldest IssueInstant accepted (Response and Assertion), beyond the clock skew.
+const MAX_ISSUE_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 /// Settings of the gateway's SP role, shared by every SAML connector.
 #[derive(Debug)]
@@ -109,7 +118,8 @@ pub enum ResponseError {
     /// No assertion.
     #[error("the Response holds no assertion")]
     NoAssertion,
-    /// More than one assertion (signature-wrapping attempts).
+    /// More than one assertion, counted at any depth of the document
+    /// (signature-wrapping attempts).
     #[error("the Response holds {0} assertions; exactly one is allowed")]
     MultipleAssertions(usize),
     /// Plain assertion while encryption is required.
@@ -181,6 +191,9 @@ pub enum ResponseError {
     /// IssueInstant in the future or too old.
     #[error("the assertion's IssueInstant is out of bounds")]
     IssueInstant,
+    /// The Response's IssueInstant in the future or too old.
+    #[error("the Response's IssueInstant is out of bounds")]
+    ResponseIssueInstant,
     /// No AuthnStatement.
     #[error("the assertion has no AuthnStatement")]
     NoAuthnStatement,
@@ -478,10 +491,11 @@ impl SamlConnector {
                 code: envelope.status_code.clone(),
             });
         }
-        match envelope.assertions + envelope.encrypted_assertions.len() {
-            0 => return Err(ResponseError::NoAssertion),
-            1 => {}
-            n => return Err(ResponseError::MultipleAssertions(n)),
+        let direct = envelope.assertions + envelope.encrypted_assertions.len();
+        match (direct, count_assertion_elements(&xml)?) {
+            (0, _) => return Err(ResponseError::NoAssertion),
+            (1, 1) => {}
+            (_, anywhere) => return Err(ResponseError::MultipleAssertions(anywhere.max(direct))),
         }
         if self.config.require_encrypted_assertion && envelope.encrypted_assertions.is_empty() {
             return Err(ResponseError::NotEncrypted);
@@ -494,6 +508,10 @@ impl SamlConnector {
             }
             None if envelope.signed => return Err(ResponseError::DestinationMissing),
             _ => {}
+        }
+        let skew = chrono::Duration::from_std(settings.clock_skew).unwrap_or_default();
+        if !issue_instant_in_bounds(envelope.issue_instant, now, skew) {
+            return Err(ResponseError::ResponseIssueInstant);
         }
         check_in_response_to(
             expected_request,
@@ -596,9 +614,7 @@ impl SamlConnector {
                 found: assertion.issuer.clone(),
             });
         }
-        if assertion.issue_instant > now + skew
-            || assertion.issue_instant < now - skew - chrono::Duration::minutes(10)
-        {
+        if !issue_instant_in_bounds(assertion.issue_instant, now, skew) {
             return Err(ResponseError::IssueInstant);
         }
         let conditions = assertion
@@ -691,6 +707,47 @@ fn check_in_response_to(
     }
 }
 
+/// An IssueInstant neither in the future nor older than [`MAX_ISSUE_AGE`],
+/// both with the clock skew.
+fn issue_instant_in_bounds(
+    issue_instant: DateTime<Utc>,
+    now: DateTime<Utc>,
+    skew: chrono::Duration,
+) -> bool {
+    issue_instant <= now + skew && issue_instant >= now - skew - MAX_ISSUE_AGE
+}
+
+/// Number of `saml:Assertion` and `saml:EncryptedAssertion` elements at any
+/// depth of `xml` (which already passed the binding's untrusted-XML checks),
+/// matched by namespace URI and local name whatever the prefix.
+fn count_assertion_elements(xml: &str) -> Result<usize, ResponseError> {
+    let mut reader = NsReader::from_str(xml);
+    let mut count = 0;
+    loop {
+        let (namespace, event) = reader
+            .read_resolved_event()
+            .map_err(|err| ResponseError::Malformed(err.to_string()))?;
+        match event {
+            Event::Start(element) | Event::Empty(element) => {
+                let in_assertion_ns = matches!(
+                    namespace,
+                    ResolveResult::Bound(Namespace(uri)) if uri == ns::ASSERTION.as_bytes()
+                );
+                if in_assertion_ns
+                    && matches!(
+                        element.local_name().as_ref(),
+                        b"Assertion" | b"EncryptedAssertion"
+                    )
+                {
+                    count += 1;
+                }
+            }
+            Event::Eof => return Ok(count),
+            _ => {}
+        }
+    }
+}
+
 fn assertion_expiry(assertion: &Assertion) -> Option<DateTime<Utc>> {
     let from_conditions = assertion
         .conditions
@@ -722,4 +779,61 @@ fn attribute_map(assertion: &Assertion) -> UpstreamAttributes {
             .extend(attribute.values.iter().cloned());
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assertions_are_counted_at_any_depth_whatever_the_prefix() {
+        let one = format!(
+            r#"<p:Response xmlns:p="{}" xmlns:a="{}"><a:Assertion ID="_1"/></p:Response>"#,
+            ns::PROTOCOL,
+            ns::ASSERTION
+        );
+        assert_eq!(count_assertion_elements(&one).unwrap(), 1);
+        let hidden = one.replace(
+            "</p:Response>",
+            &format!(
+                r#"<p:Extensions><Assertion xmlns="{}" ID="_2"><x/></Assertion></p:Extensions></p:Response>"#,
+                ns::ASSERTION
+            ),
+        );
+        assert_eq!(count_assertion_elements(&hidden).unwrap(), 2);
+        let encrypted = one.replace("</p:Response>", "<a:EncryptedAssertion/></p:Response>");
+        assert_eq!(count_assertion_elements(&encrypted).unwrap(), 2);
+    }
+
+    #[test]
+    fn same_local_name_in_another_namespace_is_not_counted() {
+        let xml = format!(
+            r#"<p:Response xmlns:p="{}" xmlns:a="{}"><a:Assertion ID="_1"/><Assertion xmlns="urn:other"/></p:Response>"#,
+            ns::PROTOCOL,
+            ns::ASSERTION
+        );
+        assert_eq!(count_assertion_elements(&xml).unwrap(), 1);
+    }
+
+    #[test]
+    fn issue_instant_bounds_include_the_skew() {
+        let now = Utc::now();
+        let skew = chrono::Duration::seconds(60);
+        assert!(issue_instant_in_bounds(now + skew, now, skew));
+        assert!(!issue_instant_in_bounds(
+            now + skew + chrono::Duration::seconds(1),
+            now,
+            skew
+        ));
+        assert!(issue_instant_in_bounds(
+            now - skew - MAX_ISSUE_AGE,
+            now,
+            skew
+        ));
+        assert!(!issue_instant_in_bounds(
+            now - skew - MAX_ISSUE_AGE - chrono::Duration::seconds(1),
+            now,
+            skew
+        ));
+    }
 }
