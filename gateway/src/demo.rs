@@ -65,6 +65,9 @@ pub enum DemoError {
     /// The example configuration is invalid (a bug of the example).
     #[error("the example configuration does not parse: {0}")]
     Example(String),
+    /// An extra service file name is not a plain file name.
+    #[error("extra service file {0:?} must be a plain file name (no folder, no `..`)")]
+    ExtraServiceName(String),
     /// The gateway could not start.
     #[error(transparent)]
     Start(#[from] StartError),
@@ -83,19 +86,19 @@ const SPS: [DemoSp; 3] = [
         path: "ent",
         registry_id: "ent-college",
         entity_id: "https://ent.demo.example/saml",
-        name: "ENT du collège Jean Moulin (simulation)",
+        name: "ENT du collège Anne de Kervellec",
     },
     DemoSp {
         path: "manuel",
         registry_id: "manuel-numerique",
         entity_id: "https://manuel.demo.example/saml",
-        name: "Manuel numérique de mathématiques (simulation)",
+        name: "Manuel numérique de mathématiques",
     },
     DemoSp {
         path: "enseignants",
         registry_id: "espace-enseignants",
         entity_id: "https://enseignants.demo.example/saml",
-        name: "Banque de ressources pour les enseignants (simulation)",
+        name: "Banque de ressources pour les enseignants",
     },
 ];
 
@@ -284,12 +287,40 @@ impl DemoStack {
         Ok(simulators)
     }
 
+    /// Writes extra files (plain file names only) into the services folder.
+    fn write_extra_services(
+        dir: &Path,
+        extra_services: &[(String, String)],
+    ) -> Result<(), DemoError> {
+        for (name, text) in extra_services {
+            let mut parts = Path::new(name).components();
+            match (parts.next(), parts.next()) {
+                (Some(std::path::Component::Normal(_)), None) => {
+                    write(&dir.join("services").join(name), text)?;
+                }
+                _ => return Err(DemoError::ExtraServiceName(name.clone())),
+            }
+        }
+        Ok(())
+    }
+
     /// Builds the stack for a listener already bound (its port makes the URLs).
     /// `out_dir`: where to write the configuration (a temporary folder if None).
     pub async fn build(
         listener: &TcpListener,
         store: DemoStore,
         out_dir: Option<PathBuf>,
+    ) -> Result<Self, DemoError> {
+        Self::build_with(listener, store, out_dir, &[]).await
+    }
+
+    /// [`DemoStack::build`] with extra files (name, contents) written into the
+    /// services folder before the configuration is loaded.
+    async fn build_with(
+        listener: &TcpListener,
+        store: DemoStore,
+        out_dir: Option<PathBuf>,
+        extra_services: &[(String, String)],
     ) -> Result<Self, DemoError> {
         let addr = listener.local_addr().map_err(|err| DemoError::Write {
             path: PathBuf::from("."),
@@ -308,6 +339,7 @@ impl DemoStack {
         };
         let simulators =
             Self::write_config(&dir, &base_url, &demo_config_text(&base_url, addr, &store)?)?;
+        Self::write_extra_services(&dir, extra_services)?;
         let config_path = dir.join("gateway.toml");
         let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
         let (gateway, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;
@@ -337,13 +369,24 @@ impl DemoStack {
 
     /// Starts the stack on a free local port, in the background (tests).
     pub async fn spawn(store: DemoStore) -> Result<Self, DemoError> {
+        Self::spawn_with(store, Vec::new()).await
+    }
+
+    /// [`DemoStack::spawn`] with extra service files (file name, contents),
+    /// e.g. a service definition and its SP metadata, written into the
+    /// services folder before the configuration is loaded (interoperability
+    /// tests register a foreign service provider this way).
+    pub async fn spawn_with(
+        store: DemoStore,
+        extra_services: Vec<(String, String)>,
+    ) -> Result<Self, DemoError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|err| DemoError::Write {
                 path: PathBuf::from("."),
                 reason: err.to_string(),
             })?;
-        let stack = Self::build(&listener, store, None).await?;
+        let stack = Self::build_with(&listener, store, None, &extra_services).await?;
         let router = stack.router.clone();
         tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, router).await {

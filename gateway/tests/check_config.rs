@@ -2,6 +2,8 @@
 //! broken copies of it: each problem is reported with its file, line and
 //! field, and `serve` refuses to start.
 
+#![cfg(test)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

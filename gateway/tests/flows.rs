@@ -2,6 +2,8 @@
 //! port, with the simulated IdPs and services, on a real Redis (started by
 //! the harness) and on the in-memory store.
 
+#![cfg(test)]
+
 mod common;
 
 use common::{Browser, Page, Stack, link};
@@ -148,7 +150,7 @@ async fn pupil_refused_on_a_teachers_resource_with_a_french_page() {
 
 async fn logout_reaches_every_participant(stack: &Stack) {
     let mut browser = Browser::new();
-    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+    login_at_ent(stack, &mut browser, "educonnect", "eleve.louis").await;
     let manuel = browser.open(&stack.url("/testbed/manuel/login")).await;
     assert!(manuel.url.ends_with("/testbed/manuel"));
     assert_eq!(stack.sp_state("ent").await["sessions"], 1);
@@ -189,7 +191,7 @@ async fn user_logout_at_the_gateway_tells_the_services() {
     let page = browser.open(&stack.url("/logout")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Vous êtes déconnecté"), "{}", page.body);
-    assert!(page.body.contains("ENT du collège Jean Moulin"));
+    assert!(page.body.contains("ENT du collège Anne de Kervellec"));
     assert_eq!(stack.sp_state("ent").await["logouts_received"], 1);
 }
 

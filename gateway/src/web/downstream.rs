@@ -407,5 +407,11 @@ async fn respond_status(
 }
 
 fn post_page(action: &str, xml: &str, relay_state: Option<&str>) -> Response {
-    Html(binding::post_form(action, MessageKind::Response, xml, relay_state)).into_response()
+    Html(binding::post_form(
+        action,
+        MessageKind::Response,
+        xml,
+        relay_state,
+    ))
+    .into_response()
 }

@@ -35,7 +35,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/saml/idp/metadata", get(downstream::metadata))
-        .route("/saml/idp/sso", get(downstream::sso_redirect).post(downstream::sso_post))
+        .route(
+            "/saml/idp/sso",
+            get(downstream::sso_redirect).post(downstream::sso_post),
+        )
         .route("/saml/idp/continue", get(downstream::resume))
         .route("/saml/idp/slo", get(logout::downstream_slo_redirect))
         .route("/login", get(upstream::discovery))
@@ -44,13 +47,31 @@ pub fn router(state: AppState) -> Router {
         .route("/saml/sp/acs", axum::routing::post(upstream::acs))
         .route("/saml/sp/slo", get(logout::upstream_slo_redirect))
         .route("/logout", get(logout::user_logout))
-        .layer(middleware::from_fn_with_state(state.clone(), render_error_pages))
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, content_security_policy()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            render_error_pages,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            content_security_policy(),
+        ))
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -64,7 +85,11 @@ fn content_security_policy() -> HeaderValue {
         "default-src 'none'; style-src 'unsafe-inline'; script-src {}; form-action *; frame-ancestors 'none'; base-uri 'none'",
         sso_saml::binding::post_form_script_csp_source()
     );
-    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'"))
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'",
+        )
+    })
 }
 
 async fn render_error_pages(

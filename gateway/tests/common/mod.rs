@@ -2,6 +2,7 @@
 //! followed by hand (so every hop is recorded), SAML auto-submitting forms
 //! submitted as a browser with JavaScript would.
 
+#![cfg(test)]
 #![allow(dead_code)]
 
 use regex::Regex;
@@ -16,11 +17,19 @@ pub struct Page {
     pub body: String,
 }
 
+/// A SAML auto-post form: absolute action URL and hidden fields.
+pub type SamlForm = (String, Vec<(String, String)>);
+
 /// A browser with its own cookie jar.
 pub struct Browser {
     client: reqwest::Client,
     /// Every URL requested, in order.
     pub visited: Vec<String>,
+    /// The last SAML form submitted.
+    pub last_saml_form: Option<SamlForm>,
+    /// A SAML form whose action starts with this is not submitted: the page
+    /// holding it is returned (a peer that is not a real server).
+    pub stop_at: Option<String>,
 }
 
 fn unescape(value: &str) -> String {
@@ -72,6 +81,8 @@ impl Browser {
                 .build()
                 .unwrap(),
             visited: Vec::new(),
+            last_saml_form: None,
+            stop_at: None,
         }
     }
 
@@ -106,9 +117,13 @@ impl Browser {
             let body = response.text().await.unwrap();
             if let Some((action, fields)) = saml_form(&body) {
                 let next = url.join(&action).unwrap().to_string();
-                self.visited.push(next.clone());
-                response = self.client.post(&next).form(&fields).send().await.unwrap();
-                continue;
+                let stop = self.stop_at.as_ref().is_some_and(|s| next.starts_with(s));
+                if !stop {
+                    self.visited.push(next.clone());
+                    response = self.client.post(&next).form(&fields).send().await.unwrap();
+                    self.last_saml_form = Some((next, fields));
+                    continue;
+                }
             }
             return Page {
                 url: url.to_string(),
@@ -160,7 +175,14 @@ impl Stack {
     }
 
     pub async fn memory() -> Self {
-        let stack = DemoStack::spawn(DemoStore::Memory).await.unwrap();
+        Self::memory_with(Vec::new()).await
+    }
+
+    /// In memory, with extra service files (see `DemoStack::spawn_with`).
+    pub async fn memory_with(extra_services: Vec<(String, String)>) -> Self {
+        let stack = DemoStack::spawn_with(DemoStore::Memory, extra_services)
+            .await
+            .unwrap();
         Self { stack, redis: None }
     }
 

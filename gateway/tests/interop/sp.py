@@ -41,12 +41,13 @@ def config(workdir, idp_metadata=None):
         "entityid": ENTITY_ID,
         "key_file": key_file,
         "cert_file": cert_file,
-        "signing_algorithm": SIG_RSA_SHA256,
-        "digest_algorithm": DIGEST_SHA256,
         # The gateway's GAR names (IDO, NOM, ...) have no pysaml2 attribute map.
         "allow_unknown_attributes": True,
         "service": {
             "sp": {
+                # Read from the role's section only (a top-level value is ignored).
+                "signing_algorithm": SIG_RSA_SHA256,
+                "digest_algorithm": DIGEST_SHA256,
                 "endpoints": {"assertion_consumer_service": [(ACS_URL, BINDING_HTTP_POST)]},
                 "authn_requests_signed": True,
                 "want_response_signed": True,
@@ -79,9 +80,12 @@ def authn_request(workdir, idp_metadata):
 def parse(workdir, idp_metadata, request_id):
     client = Saml2Client(config(workdir, idp_metadata))
     saml_response = sys.stdin.read().strip()
-    response = client.parse_authn_request_response(
-        saml_response, BINDING_HTTP_POST, outstanding={request_id: "/"}
-    )
+    try:
+        response = client.parse_authn_request_response(
+            saml_response, BINDING_HTTP_POST, outstanding={request_id: "/"}
+        )
+    except Exception as err:  # every refusal, whatever pysaml2 raises
+        sys.exit(f"pysaml2 refused the Response: {type(err).__name__}: {err}")
     if response is None:
         sys.exit("pysaml2 refused the Response (parse_authn_request_response gave None)")
     name_id = response.name_id

@@ -1,0 +1,341 @@
+#![cfg(test)]
+//! The gateway as SAML IdP of the services: AuthnRequest checks and the
+//! properties of the Responses it issues, through HTTP against the real
+//! server. Each refusal comes with its positive control (the untouched
+//! request is accepted first).
+
+mod common;
+
+use base64::Engine;
+use chrono::Utc;
+use common::{Browser, Stack, form, link};
+use sso_saml::binding::{self, MessageKind};
+use sso_saml::keys::SigningKey;
+use sso_saml::messages::{self, AuthnRequestSpec};
+use sso_saml::metadata::{SpMetadataSpec, build_sp_metadata};
+use sso_saml::{dsig, ids, ns};
+
+const SP_ENTITY: &str = "https://sp.test/saml";
+const SP_ACS: &str = "https://sp.test/saml/acs";
+
+struct TestSp {
+    key: SigningKey,
+    stack: Stack,
+}
+
+impl TestSp {
+    async fn start() -> Self {
+        let key = SigningKey::generate_self_signed("test sp").unwrap();
+        let metadata = build_sp_metadata(&SpMetadataSpec {
+            entity_id: SP_ENTITY,
+            signing_cert: key.certificate(),
+            encryption_cert: None,
+            acs_post: SP_ACS,
+            slo_redirect: Some("https://sp.test/saml/slo"),
+            slo_post: None,
+            authn_requests_signed: true,
+            want_assertions_signed: true,
+        });
+        let definition = r#"
+id = "test-sp"
+display_name = "Service de test"
+kind = "resource"
+[saml]
+entity_id = "https://sp.test/saml"
+metadata_file = "test-sp.metadata.xml"
+require_signed_authn_requests = true
+sign_response = true
+name_id_format = "persistent"
+[release]
+attributes = ["IDO", "PRO", "UAI"]
+"#;
+        let stack = Stack::memory_with(vec![
+            ("test-sp.toml".to_owned(), definition.to_owned()),
+            ("test-sp.metadata.xml".to_owned(), metadata),
+        ])
+        .await;
+        Self { key, stack }
+    }
+
+    fn request(&self, acs: Option<&str>, destination: Option<String>) -> (String, String) {
+        let id = ids::new_id();
+        let xml = messages::build_authn_request(&AuthnRequestSpec {
+            id: id.clone(),
+            issuer: SP_ENTITY.to_owned(),
+            destination: destination.unwrap_or_else(|| self.stack.url("/saml/idp/sso")),
+            acs_url: acs.map(str::to_owned),
+            protocol_binding: Some(ns::BINDING_HTTP_POST.to_owned()),
+            name_id_format: None,
+            force_authn: false,
+            is_passive: false,
+            requested_authn_context: Vec::new(),
+            issue_instant: Utc::now(),
+        });
+        (id, xml)
+    }
+
+    /// The HTTP-Redirect binding by hand (saml-bindings §3.4.4), signed with
+    /// the SP's key, for messages the library refuses to encode.
+    fn raw_redirect(&self, xml: &str) -> String {
+        use std::io::Write;
+        let mut deflater =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        deflater.write_all(xml.as_bytes()).unwrap();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(deflater.finish().unwrap());
+        let escape =
+            |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        let signed = format!(
+            "SAMLRequest={}&RelayState=rs-1&SigAlg={}",
+            escape(&encoded),
+            escape(ns::SIG_RSA_SHA256)
+        );
+        let pkey = openssl::pkey::PKey::private_key_from_pem(&self.key.private_key_pem().unwrap())
+            .unwrap();
+        let mut signer =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey).unwrap();
+        signer.update(signed.as_bytes()).unwrap();
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(signer.sign_to_vec().unwrap());
+        format!(
+            "{}?{signed}&Signature={}",
+            self.stack.url("/saml/idp/sso"),
+            escape(&signature)
+        )
+    }
+
+    fn redirect(&self, xml: &str, key: Option<&SigningKey>) -> String {
+        binding::redirect_url(
+            &self.stack.url("/saml/idp/sso"),
+            MessageKind::Request,
+            xml,
+            Some("rs-1"),
+            key,
+        )
+        .unwrap()
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn status_of(url: &str) -> (u16, String) {
+    let response = client().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.text().await.unwrap();
+    (status, format!("{location}{body}"))
+}
+
+async fn accepted(url: &str) {
+    let (status, text) = status_of(url).await;
+    assert_eq!(status, 303, "positive control refused: {text}");
+    assert!(text.starts_with("/login"), "{text}");
+}
+
+async fn refused(url: &str, page_text: &str) {
+    let (status, text) = status_of(url).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains(page_text), "{text}");
+    assert!(
+        !text.contains(SP_ACS) || !text.contains("SAMLResponse"),
+        "no Response sent to an unregistered ACS"
+    );
+}
+
+#[tokio::test]
+async fn registered_acs_is_accepted_and_any_other_refused() {
+    let sp = TestSp::start().await;
+    let (_, xml) = sp.request(Some(SP_ACS), None);
+    accepted(&sp.redirect(&xml, Some(&sp.key))).await;
+    let (_, xml) = sp.request(None, None);
+    accepted(&sp.redirect(&xml, Some(&sp.key))).await;
+    for evil in [
+        "https://evil.test/acs",
+        "https://sp.test/saml/acs/",
+        "https://SP.test/saml/acs",
+        "https://sp.test/saml/acs?x=1",
+    ] {
+        let (_, xml) = sp.request(Some(evil), None);
+        refused(&sp.redirect(&xml, Some(&sp.key)), "Demande invalide").await;
+    }
+}
+
+#[tokio::test]
+async fn unsigned_or_foreign_signed_authn_request_is_refused() {
+    let sp = TestSp::start().await;
+    let (_, xml) = sp.request(Some(SP_ACS), None);
+    accepted(&sp.redirect(&xml, Some(&sp.key))).await;
+    refused(&sp.redirect(&xml, None), "Demande invalide").await;
+    let attacker = SigningKey::generate_self_signed("attacker").unwrap();
+    refused(&sp.redirect(&xml, Some(&attacker)), "Demande invalide").await;
+    let tampered = sp
+        .redirect(&xml, Some(&sp.key))
+        .replace("RelayState=rs-1", "RelayState=rs-2");
+    refused(&tampered, "Demande invalide").await;
+}
+
+#[tokio::test]
+async fn unknown_issuer_and_wrong_destination_are_refused() {
+    let sp = TestSp::start().await;
+    let (_, xml) = sp.request(Some(SP_ACS), None);
+    accepted(&sp.redirect(&xml, Some(&sp.key))).await;
+    let unknown = xml.replace(SP_ENTITY, "https://unknown.test/saml");
+    refused(&sp.redirect(&unknown, Some(&sp.key)), "Service inconnu").await;
+    let (_, elsewhere) = sp.request(
+        Some(SP_ACS),
+        Some("https://other-gateway.test/sso".to_owned()),
+    );
+    refused(&sp.redirect(&elsewhere, Some(&sp.key)), "Demande invalide").await;
+}
+
+#[tokio::test]
+async fn doctype_and_deflate_bomb_are_refused() {
+    let sp = TestSp::start().await;
+    let (_, xml) = sp.request(Some(SP_ACS), None);
+    accepted(&sp.raw_redirect(&xml)).await;
+    let with_doctype = format!("<!DOCTYPE r [<!ENTITY x \"y\">]>{xml}");
+    refused(&sp.raw_redirect(&with_doctype), "Demande invalide").await;
+    // A request padded with 4 MiB of blanks deflates to a few kilobytes.
+    let bomb = xml.replacen(
+        "<saml:Issuer",
+        &format!("{}<saml:Issuer", " ".repeat(4 * 1024 * 1024)),
+        1,
+    );
+    assert_ne!(bomb, xml);
+    let url = sp.raw_redirect(&bomb);
+    assert!(url.len() < 64 * 1024, "the bomb is small on the wire");
+    refused(&url, "Demande invalide").await;
+}
+
+#[tokio::test]
+async fn post_binding_requires_a_valid_xml_signature_and_bounds_the_body() {
+    let sp = TestSp::start().await;
+    let (id, xml) = sp.request(Some(SP_ACS), None);
+    let signed = dsig::sign_enveloped(&xml, &id, &sp.key).unwrap();
+    let post = |xml: String| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+        let url = sp.stack.url("/saml/idp/sso");
+        async move {
+            client()
+                .post(url)
+                .form(&[("SAMLRequest", b64)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = post(signed.clone()).await;
+    assert_eq!(ok.status(), 303);
+    assert!(
+        ok.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/saml/idp/continue?flow=")
+    );
+    assert_eq!(post(xml.clone()).await.status(), 400, "unsigned");
+    assert_eq!(
+        post(signed.replace(SP_ACS, "https://evil.test/acs"))
+            .await
+            .status(),
+        400,
+        "tampered after signing"
+    );
+    let huge = "A".repeat(300 * 1024);
+    let response = client()
+        .post(sp.stack.url("/saml/idp/sso"))
+        .form(&[("SAMLRequest", huge)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413, "body over server.max_body_bytes");
+}
+
+#[tokio::test]
+async fn issued_response_has_the_required_properties_and_only_released_attributes() {
+    let sp = TestSp::start().await;
+    let (request_id, xml) = sp.request(Some(SP_ACS), None);
+    let mut browser = Browser::new();
+    browser.stop_at = Some("https://sp.test/".to_owned());
+    let discovery = browser.open(&sp.redirect(&xml, Some(&sp.key))).await;
+    let target = link(&discovery.body, "/login/educonnect?flow=").unwrap();
+    let accounts = browser.open(&sp.stack.url(&target)).await;
+    let page = browser.login_as(&accounts, "eleve.louis").await;
+    let (action, fields) = form(&page.body).expect("the auto-post form to the service");
+    assert_eq!(action, SP_ACS);
+    let relay = fields
+        .iter()
+        .find(|(k, _)| k == "RelayState")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(relay, Some("rs-1"));
+    let b64 = &fields.iter().find(|(k, _)| k == "SAMLResponse").unwrap().1;
+    let response_xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap();
+
+    let envelope = messages::parse_response_envelope(&response_xml).unwrap();
+    assert!(
+        envelope.signed,
+        "the registration asks for a signed Response"
+    );
+    assert_eq!(envelope.assertions, 1);
+    assert_eq!(envelope.destination.as_deref(), Some(SP_ACS));
+    assert_eq!(
+        envelope.in_response_to.as_deref(),
+        Some(request_id.as_str())
+    );
+    assert!(
+        envelope.id.len() >= 33,
+        "IDs carry at least 128 random bits"
+    );
+    assert!(response_xml.contains(ns::SIG_RSA_SHA256) && response_xml.contains(ns::DIGEST_SHA256));
+    assert!(!response_xml.contains(ns::DIGEST_SHA1) && !response_xml.contains(ns::SIG_RSA_SHA1));
+
+    let idp_cert = sp.stack.stack.state.signing_key.certificate().clone();
+    let verified = dsig::verify_and_reduce(&response_xml, &[idp_cert]).unwrap();
+    let assertion = messages::parse_assertion(&verified).unwrap();
+    assert!(
+        messages::parse_assertion(&response_xml).unwrap().signed,
+        "the Assertion itself is signed"
+    );
+    let conditions = assertion.conditions.unwrap();
+    assert_eq!(conditions.audiences, vec![SP_ENTITY.to_owned()]);
+    let lifetime = conditions.not_on_or_after.unwrap() - assertion.issue_instant;
+    assert!(lifetime <= chrono::Duration::minutes(5), "{lifetime}");
+    let bearer = &assertion.subject_confirmations[0];
+    assert_eq!(bearer.recipient.as_deref(), Some(SP_ACS));
+    assert_eq!(bearer.in_response_to.as_deref(), Some(request_id.as_str()));
+    assert!(assertion.authn_statements[0].session_index.is_some());
+    let name_id = assertion.name_id.unwrap();
+    assert_eq!(name_id.format.as_deref(), Some(ns::NAMEID_PERSISTENT));
+    let names: Vec<&str> = assertion
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["IDO", "PRO", "UAI"],
+        "exactly the released attributes"
+    );
+    assert!(
+        !response_xml.contains("Martin"),
+        "the surname is not released to this service"
+    );
+    assert!(!response_xml.contains("eleve.louis"));
+    let ido = &assertion.attributes[0].values[0];
+    assert_eq!(
+        &name_id.value, ido,
+        "persistent NameID is the opaque identifier"
+    );
+}
