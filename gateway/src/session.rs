@@ -206,3 +206,110 @@ impl<'a> Sessions<'a> {
         take_json(self.store, &format!("upreq:{request_id}")).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sso_store::MemoryStore;
+
+    fn session(created_at: i64) -> Session {
+        Session {
+            identity: Identity::new("educonnect", "subject", created_at),
+            created_at,
+            upstream_name_id: None,
+            upstream_name_id_format: None,
+            upstream_session_index: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_sessions_expire_and_use_keeps_them_alive() {
+        let store = MemoryStore::new();
+        let sessions = Sessions::new(
+            &store,
+            Duration::from_millis(400),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        let now = 1_000;
+        let kept = sessions.create(&session(now)).await.unwrap();
+        let idle = sessions.create(&session(now)).await.unwrap();
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(
+                sessions.get(&kept, now).await.unwrap().is_some(),
+                "used sessions stay"
+            );
+        }
+        assert!(
+            sessions.get(&idle, now).await.unwrap().is_none(),
+            "idle sessions end"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_absolute_lifetime_ends_a_session_whatever_the_activity() {
+        let store = MemoryStore::new();
+        let sessions = Sessions::new(
+            &store,
+            Duration::from_secs(60),
+            Duration::from_secs(3600),
+            Duration::from_secs(60),
+        );
+        let id = sessions.create(&session(1_000)).await.unwrap();
+        assert!(sessions.get(&id, 1_000 + 3599).await.unwrap().is_some());
+        assert!(sessions.get(&id, 1_000 + 3600).await.unwrap().is_none());
+        assert!(
+            sessions.get(&id, 1_000).await.unwrap().is_none(),
+            "and it is deleted"
+        );
+    }
+
+    #[tokio::test]
+    async fn flows_and_upstream_requests_are_consumed_once() {
+        let store = MemoryStore::new();
+        let sessions = Sessions::new(
+            &store,
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        let request = UpstreamRequest {
+            idp: "educonnect".into(),
+            flow_id: None,
+            browser: "b".into(),
+        };
+        sessions.put_upstream("_r1", &request).await.unwrap();
+        assert!(sessions.take_upstream("_r1").await.unwrap().is_some());
+        assert!(sessions.take_upstream("_r1").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn participants_are_recorded_and_returned_at_logout() {
+        let store = MemoryStore::new();
+        let sessions = Sessions::new(
+            &store,
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        let s = session(1_000);
+        let id = sessions.create(&s).await.unwrap();
+        let participant = Participant {
+            service_id: "ent".into(),
+            name_id: "n".into(),
+            name_id_format: "f".into(),
+            session_index: "i".into(),
+        };
+        sessions
+            .add_participant(&id, &s, &participant, 1_000)
+            .await
+            .unwrap();
+        sessions
+            .add_participant(&id, &s, &participant, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(sessions.delete(&id).await.unwrap(), vec![participant]);
+        assert!(sessions.get(&id, 1_000).await.unwrap().is_none());
+    }
+}

@@ -222,3 +222,44 @@ async fn store_unreachable_gives_a_fast_503_and_keeps_the_cookie() {
     let ready = client.get(stack.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
 }
+
+#[tokio::test]
+async fn a_response_replayed_on_a_second_replica_sharing_redis_is_refused() {
+    let stack = Stack::redis().await;
+    let mut browser = Browser::new();
+    browser.stop_at = Some(stack.url("/saml/sp/acs"));
+    let home = browser.open(&stack.url("/testbed/ent/login")).await;
+    let target = link(&home.body, "/login/educonnect?flow=").unwrap();
+    let accounts = browser.open(&stack.url(&target)).await;
+    let held = browser.login_as(&accounts, "eleve.nathan").await;
+    let (action, fields) = common::form(&held.body).expect("the IdP's auto-post to the gateway");
+    assert_eq!(action, stack.url("/saml/sp/acs"));
+
+    // A second replica: same configuration, same Redis, another port.
+    let loaded = sso_gateway::config::LoadedConfig::load(&stack.stack.config_path).unwrap();
+    let (router, _) = sso_gateway::server::build(&loaded, None).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let replica = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    // Positive control: the browser delivers it to the first replica.
+    browser.stop_at = None;
+    let ent = browser.post(&action, &fields).await;
+    assert!(ent.url.ends_with("/testbed/ent"), "{}", ent.url);
+
+    // The captured Response replayed on the second replica.
+    let replayed = reqwest::Client::new()
+        .post(format!("{replica}/saml/sp/acs"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 401);
+    assert!(
+        replayed
+            .text()
+            .await
+            .unwrap()
+            .contains("La connexion a échoué")
+    );
+}
