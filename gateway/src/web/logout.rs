@@ -394,6 +394,22 @@ async fn resume(
     next_step(state, relay.to_owned(), logout).await
 }
 
+fn parse_logout_request(message: &RedirectMessage) -> Result<LogoutRequest, WebError> {
+    messages::parse_logout_request(&message.xml)
+        .map(|received| received.message)
+        .map_err(|err| WebError::BadRequest(err.to_string()))
+}
+
+/// A LogoutRequest must be signed by its issuer: an unsigned one could end
+/// anybody's session.
+fn verify_logout_request(
+    message: &RedirectMessage,
+    certs: &[sso_saml::keys::Certificate],
+) -> Result<(), WebError> {
+    binding::verify_redirect_signature(message, certs)
+        .map_err(|err| WebError::BadRequest(format!("LogoutRequest signature: {err}")))
+}
+
 /// `GET /saml/idp/slo`: LogoutRequest from a service, or a service's
 /// LogoutResponse during a logout in progress.
 pub async fn downstream_slo_redirect(
@@ -414,15 +430,14 @@ pub async fn downstream_slo_redirect(
             .await
         }
         MessageKind::Request => {
-            let request = messages::parse_logout_request(&message.xml)
-                .map_err(|err| WebError::BadRequest(err.to_string()))?
-                .message;
-            let issuer = request.issuer.clone();
-            let service = state.registry.by_entity_id(&issuer).ok_or_else(|| {
-                WebError::UnknownService(format!("unregistered issuer {issuer:?}"))
-            })?;
-            binding::verify_redirect_signature(&message, &service.saml.signing_certs)
-                .map_err(|err| WebError::BadRequest(format!("LogoutRequest signature: {err}")))?;
+            let request = parse_logout_request(&message)?;
+            let service = state
+                .registry
+                .by_entity_id(&request.issuer)
+                .ok_or_else(|| {
+                    WebError::UnknownService(format!("unregistered issuer {:?}", request.issuer))
+                })?;
+            verify_logout_request(&message, &service.saml.signing_certs)?;
             let origin = Origin::Service {
                 service_id: service.id.clone(),
                 request_id: request.id.clone(),
@@ -456,15 +471,11 @@ pub async fn upstream_slo_redirect(
             .await
         }
         MessageKind::Request => {
-            let request = messages::parse_logout_request(&message.xml)
-                .map_err(|err| WebError::BadRequest(err.to_string()))?
-                .message;
-            let issuer = request.issuer.clone();
-            let connector = state.connector_by_entity(&issuer).ok_or_else(|| {
-                WebError::BadRequest(format!("unknown identity provider {issuer:?}"))
+            let request = parse_logout_request(&message)?;
+            let connector = state.connector_by_entity(&request.issuer).ok_or_else(|| {
+                WebError::BadRequest(format!("unknown identity provider {:?}", request.issuer))
             })?;
-            binding::verify_redirect_signature(&message, &connector.signing_certs())
-                .map_err(|err| WebError::BadRequest(format!("LogoutRequest signature: {err}")))?;
+            verify_logout_request(&message, &connector.signing_certs())?;
             let origin = Origin::Idp {
                 idp: connector.id().to_owned(),
                 request_id: request.id.clone(),
