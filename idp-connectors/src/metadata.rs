@@ -170,6 +170,24 @@ impl MetadataSource {
         Ok(metadata)
     }
 
+    /// Fetches the metadata again and hands it to the connector. A copy that
+    /// cannot be fetched or is refused leaves the connector's previous copy in
+    /// force; the error says why.
+    pub async fn refresh_once(
+        &self,
+        connector: &SamlConnector,
+        http: &reqwest::Client,
+    ) -> Result<(), MetadataError> {
+        // The connector's copy is the last good one: no fallback to the disk copy here.
+        let metadata = match &self.url {
+            Some(url) => self.fetch(http, url).await?,
+            None => self.load(http).await?,
+        };
+        connector
+            .replace_metadata(metadata)
+            .map_err(|err| MetadataError::Invalid(err.to_string()))
+    }
+
     /// Refreshes remote metadata in the background for as long as the
     /// connector lives; file metadata is loaded once.
     pub fn spawn_refresh(self, connector: Arc<SamlConnector>, http: reqwest::Client) {
@@ -184,15 +202,8 @@ impl MetadataSource {
                 let Some(connector) = weak.upgrade() else {
                     return;
                 };
-                match self.load(&http).await {
-                    Ok(metadata) => {
-                        if let Err(err) = connector.replace_metadata(metadata) {
-                            tracing::warn!(idp = connector.id(), error = %err, "refreshed metadata refused, keeping the previous copy");
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(idp = connector.id(), error = %err, "metadata refresh failed, keeping the previous copy");
-                    }
+                if let Err(err) = self.refresh_once(&connector, &http).await {
+                    tracing::warn!(idp = connector.id(), error = %err, "metadata refresh failed, keeping the previous copy");
                 }
             }
         });
