@@ -7,11 +7,14 @@
 //! * [`Uai`]: the school code, 7 digits and a check letter (domain reference §3).
 //! * [`attr`]: the canonical attribute names that mapping rules produce and
 //!   release policies consume.
+//! * [`Location`], [`line_of`]: where a configuration problem is.
 
 mod identity;
+mod location;
 mod profile;
 mod uai;
 
 pub use identity::{Attributes, Identity, attr};
+pub use location::{Location, line_of};
 pub use profile::{Profile, ProfileError};
 pub use uai::{Uai, UaiError};

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use idp_connectors::config::SamlIdpConfig;
 use idp_connectors::mapping::{Mapping, MappingConfig};
 use serde::Deserialize;
+use sso_core::{Location, line_of};
 use toml::Spanned;
 
 /// The whole configuration file.
@@ -220,14 +221,12 @@ pub struct ConfigProblem {
 
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ": field `{field}`")?;
-        }
-        write!(f, ": {}", self.message)
+        let location = Location {
+            file: &self.file,
+            line: self.line,
+            field: self.field.as_deref(),
+        };
+        write!(f, "{location}: {}", self.message)
     }
 }
 
@@ -258,11 +257,6 @@ pub struct LoadedConfig {
     text: String,
 }
 
-/// 1-based line of a byte offset.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .map_or(1, |before| before.matches('\n').count() + 1)
-}
 
 impl LoadedConfig {
     /// Reads and parses the file; environment overrides are applied.
@@ -278,7 +272,7 @@ impl LoadedConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|err| problem(None, format!("cannot read the file: {err}")))?;
         let mut config: GatewayConfig = toml::from_str(&text).map_err(|err| {
-            let line = err.span().map(|span| line_of(&text, span.start));
+            let line = err.span().and_then(|span| line_of(&text, span.start));
             problem(line, err.message().to_owned())
         })?;
         apply_env_overrides(&mut config);
@@ -312,7 +306,7 @@ impl LoadedConfig {
     ) -> ConfigProblem {
         ConfigProblem {
             file: self.path.clone(),
-            line: Some(line_of(&self.text, spanned.span().start)),
+            line: line_of(&self.text, spanned.span().start),
             field: Some(field.into()),
             message: message.into(),
         }

@@ -6,34 +6,9 @@
 
 mod common;
 
-use common::{Browser, Page, Stack, link};
-
-/// From the ENT home page to the ENT with a session, as `login` through `idp`.
-async fn login_at_ent(stack: &Stack, browser: &mut Browser, idp: &str, login: &str) -> Page {
-    let home = browser.open(&stack.url("/testbed/ent/login")).await;
-    assert_eq!(home.status, 200, "{}", home.body);
-    assert!(
-        home.url.contains("/login?flow="),
-        "discovery page expected, got {}",
-        home.url
-    );
-    assert!(home.body.contains("Élève ou parent"));
-    assert!(
-        home.body
-            .contains("Personnel de l&#x27;Éducation nationale"),
-        "{}",
-        home.body
-    );
-    assert!(
-        home.body.contains("Mentions légales"),
-        "legal notice before login"
-    );
-    let target =
-        link(&home.body, &format!("/login/{idp}?flow=")).expect("a link to the identity provider");
-    let accounts = browser.open(&stack.url(&target)).await;
-    assert_eq!(accounts.status, 200, "{}", accounts.body);
-    browser.login_as(&accounts, login).await
-}
+use common::{Browser, Stack, link, login_at_ent};
+use sso_saml::binding::{self, MessageKind};
+use sso_saml::keys::SigningKey;
 
 async fn pupil_reaches_the_ent(stack: &Stack) {
     let mut browser = Browser::new();
@@ -181,6 +156,121 @@ async fn logout_reaches_every_participant_on_redis() {
 #[tokio::test]
 async fn logout_reaches_every_participant_in_memory() {
     logout_reaches_every_participant(&Stack::memory().await).await;
+}
+
+/// A pupil through ÉduConnect in the ENT, then in the textbook resource
+/// without a second login.
+async fn pupil_in_the_ent_and_the_textbook(stack: &Stack, browser: &mut Browser) {
+    let ent = login_at_ent(stack, browser, "educonnect", "eleve.louis").await;
+    assert!(ent.url.ends_with("/testbed/ent"), "{}", ent.url);
+    let manuel = browser.open(&stack.url("/testbed/manuel/login")).await;
+    assert!(manuel.url.ends_with("/testbed/manuel"), "{}", manuel.url);
+    assert_eq!(stack.sp_state("ent").await["sessions"], 1);
+    assert_eq!(stack.sp_state("manuel").await["sessions"], 1);
+}
+
+/// What the simulated ÉduConnect shows once the gateway confirmed its logout.
+const LOGGED_OUT_OF_EDUCONNECT: &str = "Vous êtes déconnecté d’ÉduConnect (simulation)";
+
+async fn logout_at_educonnect_reaches_every_participant(stack: &Stack) {
+    let mut browser = Browser::new();
+    pupil_in_the_ent_and_the_textbook(stack, &mut browser).await;
+
+    let done = browser.open(&stack.url("/testbed/educonnect/logout")).await;
+    assert!(
+        browser.went_through("/saml/sp/slo?SAMLRequest="),
+        "the IdP's LogoutRequest reaches the gateway: {:?}",
+        browser.visited
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.url
+            .starts_with(&stack.url("/testbed/educonnect/slo?SAMLResponse=")),
+        "the gateway answers the IdP: {}",
+        done.url
+    );
+    assert!(
+        done.body.contains(LOGGED_OUT_OF_EDUCONNECT),
+        "{}",
+        done.body
+    );
+    for sp in ["ent", "manuel"] {
+        let state = stack.sp_state(sp).await;
+        assert_eq!(state["logouts_received"], 1, "{sp} is told");
+        assert_eq!(state["sessions"], 0, "{sp} ended its session");
+    }
+
+    // The gateway session is gone: the next access asks for a login again.
+    let again = browser.open(&stack.url("/testbed/ent/login")).await;
+    assert!(again.url.contains("/login?flow="), "{}", again.url);
+}
+
+#[tokio::test]
+async fn logout_at_educonnect_reaches_every_participant_on_redis() {
+    logout_at_educonnect_reaches_every_participant(&Stack::redis().await).await;
+}
+
+#[tokio::test]
+async fn logout_at_educonnect_reaches_every_participant_in_memory() {
+    logout_at_educonnect_reaches_every_participant(&Stack::memory().await).await;
+}
+
+#[tokio::test]
+async fn a_logout_request_from_educonnect_signed_by_another_key_is_refused() {
+    let stack = Stack::memory().await;
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+
+    // The IdP's own LogoutRequest, held before it reaches the gateway, then
+    // the same message signed with a key the IdP's metadata does not hold.
+    let untouched = browser
+        .redirect_target(&stack.url("/testbed/educonnect/logout"))
+        .await;
+    assert!(
+        untouched.starts_with(&stack.url("/saml/sp/slo?")),
+        "{untouched}"
+    );
+    let query = untouched.split_once('?').unwrap().1;
+    let held = binding::decode_redirect(query, 1 << 20).unwrap();
+    assert_eq!(held.kind, MessageKind::Request);
+    let attacker = SigningKey::generate_self_signed("attacker").unwrap();
+    let forged = binding::redirect_url(
+        &stack.url("/saml/sp/slo"),
+        MessageKind::Request,
+        &held.xml,
+        held.relay_state.as_deref(),
+        Some(&attacker),
+    )
+    .unwrap();
+    let refused = browser.open(&forged).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("Demande invalide"),
+        "{}",
+        refused.body
+    );
+
+    // The session survives: a second service opens without a login.
+    browser.visited.clear();
+    let manuel = browser.open(&stack.url("/testbed/manuel/login")).await;
+    assert!(manuel.url.ends_with("/testbed/manuel"), "{}", manuel.url);
+    assert!(
+        !browser.went_through("/login?"),
+        "no login asked: {:?}",
+        browser.visited
+    );
+    assert_eq!(stack.sp_state("ent").await["logouts_received"], 0);
+
+    // Positive control: the untouched LogoutRequest is accepted.
+    let done = browser.open(&untouched).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.body.contains(LOGGED_OUT_OF_EDUCONNECT),
+        "{}",
+        done.body
+    );
+    assert_eq!(stack.sp_state("ent").await["logouts_received"], 1);
+    assert_eq!(stack.sp_state("manuel").await["logouts_received"], 1);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use sso_core::ProfileError;
+use sso_core::{Location, ProfileError};
 use sso_saml::keys::KeyError;
 use sso_saml::metadata::MetadataError;
 
@@ -49,14 +49,12 @@ pub struct LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ": field `{field}`")?;
-        }
-        write!(f, ": {}", self.reason)
+        let location = Location {
+            file: &self.file,
+            line: self.line,
+            field: self.field.as_deref(),
+        };
+        write!(f, "{location}: {}", self.reason)
     }
 }
 

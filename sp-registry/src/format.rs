@@ -100,12 +100,6 @@ pub(crate) struct RawAccess {
     pub profiles: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-/// 1-based line of a byte offset of `text`.
-pub(crate) fn line_of(text: &str, offset: usize) -> Option<usize> {
-    let before = text.get(..offset)?;
-    Some(before.bytes().filter(|b| *b == b'\n').count() + 1)
-}
-
 /// Dotted path (e.g. `saml.acs[0].binding`) of the deepest key whose key or
 /// value covers `offset` in the document `text`; `None` when the document
 /// does not parse or the offset lies outside every key.
@@ -168,13 +162,6 @@ mod tests {
 
     fn offset_of(needle: &str) -> usize {
         DOC.find(needle).unwrap()
-    }
-
-    #[test]
-    fn lines_are_one_based() {
-        assert_eq!(line_of(DOC, 0), Some(1));
-        assert_eq!(line_of(DOC, offset_of("entity_id")), Some(3));
-        assert_eq!(line_of(DOC, DOC.len() + 1), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use sso_core::Profile;
+use sso_core::{Profile, line_of};
 use sso_saml::keys::Certificate;
 use sso_saml::metadata::{self, Endpoint};
 use sso_saml::ns;
@@ -21,7 +21,6 @@ use crate::access::AccessPolicy;
 use crate::error::{LoadError, LoadErrorKind};
 use crate::format::{
     RawAccess, RawAcs, RawIdentifier, RawRelease, RawSaml, RawScope, RawService, RawSlo, field_at,
-    line_of,
 };
 use crate::identifier::IdentifierScope;
 use crate::release::{

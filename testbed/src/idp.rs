@@ -8,6 +8,13 @@
 //! signed with RSA-SHA256; ÉduConnect's assertions are encrypted to the
 //! gateway (RSA-OAEP, AES-256-GCM). An IdP session cookie answers a second
 //! AuthnRequest without the login page unless it asks for `ForceAuthn`.
+//!
+//! Single logout both ways: a signed LogoutRequest from the gateway ends the
+//! IdP session; and, as real ÉduConnect does when the user logs out at its
+//! portal, `GET /logout` ends the IdP session and sends the gateway a
+//! LogoutRequest (HTTP-Redirect, RSA-SHA256) for the NameID and SessionIndex
+//! issued in it, then accepts only the gateway's signed LogoutResponse to that
+//! very request (saml-profiles §4.4.4.1, §4.4.4.2).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +27,7 @@ use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sso_saml::binding::{self, BindingError, MessageKind};
+use sso_saml::binding::{self, BindingError, MessageKind, RedirectMessage};
 use sso_saml::dsig::{self, DsigError};
 use sso_saml::encryption::{self, DataCipher, EncryptionError, KeyTransport};
 use sso_saml::ids::new_id;
@@ -60,6 +67,15 @@ impl IdpKind {
         match self {
             Self::EduConnect => "ÉduConnect (simulation)",
             Self::Agents => "Portail des agents de l’académie (simulation)",
+        }
+    }
+
+    /// The service name after "déconnecté" or "Se déconnecter", with its
+    /// French preposition.
+    fn after_preposition(self) -> &'static str {
+        match self {
+            Self::EduConnect => "d’ÉduConnect (simulation)",
+            Self::Agents => "du portail des agents de l’académie (simulation)",
         }
     }
 }
@@ -103,11 +119,11 @@ enum IdpError {
     MissingRequest,
     #[error("a SAMLResponse was sent where a SAMLRequest was expected")]
     NotARequest,
-    #[error("the redirect signature of the request is missing or invalid: {0}")]
+    #[error("the redirect signature of the message is missing or invalid: {0}")]
     RedirectSignature(#[source] BindingError),
     #[error("the XML signature of the request is missing or invalid: {0}")]
     XmlSignature(#[source] DsigError),
-    #[error("the request is malformed: {0}")]
+    #[error("the message is malformed: {0}")]
     Malformed(#[source] MessageError),
     #[error("the issuer {found:?} is not the expected service provider {expected:?}")]
     Issuer {
@@ -126,6 +142,12 @@ enum IdpError {
     UnknownPending,
     #[error("the account {0:?} does not belong to this identity provider")]
     UnknownAccount(String),
+    #[error(
+        "the LogoutResponse answers {0:?}, which is not a logout this identity provider started (or it was already answered)"
+    )]
+    UnexpectedLogoutResponse(String),
+    #[error("the gateway answered the logout with status {0:?}, not Success")]
+    LogoutStatus(String),
     #[error("signing failed: {0}")]
     Sign(#[source] DsigError),
     #[error("encrypting the assertion failed: {0}")]
@@ -167,12 +189,15 @@ struct IdpState {
     cookie_path: String,
     pending: Mutex<Expiring<PendingAuthn>>,
     sessions: Mutex<Expiring<IdpSession>>,
+    /// IDs of the LogoutRequests this IdP sent, until the gateway answers.
+    logouts: Mutex<Expiring<()>>,
 }
 
 type Shared = Arc<IdpState>;
 
 /// The simulated IdP's routes, relative to `base_url`'s path (the caller nests
-/// the router there): `GET|POST /sso`, `POST /login`, `GET|POST /slo`,
+/// the router there): `GET /` (home, served at `{base}` once nested),
+/// `GET|POST /sso`, `POST /login`, `GET /logout`, `GET|POST /slo`,
 /// `GET /metadata`.
 pub fn sim_idp_router(config: SimIdpConfig) -> Router {
     let state = Arc::new(IdpState {
@@ -180,10 +205,13 @@ pub fn sim_idp_router(config: SimIdpConfig) -> Router {
         config,
         pending: Mutex::new(Expiring::new(PENDING_TTL)),
         sessions: Mutex::new(Expiring::new(SESSION_TTL)),
+        logouts: Mutex::new(Expiring::new(PENDING_TTL)),
     });
     Router::new()
+        .route("/", get(home))
         .route("/sso", get(sso_redirect).post(sso_post))
         .route("/login", post(login))
+        .route("/logout", get(start_logout))
         .route("/slo", get(slo_redirect).post(slo_post))
         .route("/metadata", get(metadata_doc))
         .with_state(state)
@@ -231,19 +259,16 @@ struct PostBinding {
     relay_state: Option<String>,
 }
 
-/// Decodes an HTTP-Redirect request and verifies its signature with the gateway's key.
+/// Decodes an HTTP-Redirect message and verifies its signature with the gateway's key.
 fn decode_signed_redirect(
     state: &IdpState,
     raw_query: Option<&str>,
-) -> Result<(String, Option<String>), IdpError> {
+) -> Result<RedirectMessage, IdpError> {
     let msg = binding::decode_redirect(raw_query.unwrap_or_default(), MAX_MESSAGE)
         .map_err(IdpError::Decode)?;
-    if msg.kind != MessageKind::Request {
-        return Err(IdpError::NotARequest);
-    }
     binding::verify_redirect_signature(&msg, std::slice::from_ref(&state.config.sp_signing_cert))
         .map_err(IdpError::RedirectSignature)?;
-    Ok((msg.xml, msg.relay_state))
+    Ok(msg)
 }
 
 /// Decodes an HTTP-POST request and returns its XML-signature-verified content.
@@ -269,7 +294,10 @@ async fn sso_redirect(
     RawQuery(q): RawQuery,
 ) -> Response {
     match decode_signed_redirect(&state, q.as_deref()) {
-        Ok((xml, relay_state)) => authn(&state, &headers, &xml, relay_state).await,
+        Ok(msg) if msg.kind == MessageKind::Request => {
+            authn(&state, &headers, &msg.xml, msg.relay_state).await
+        }
+        Ok(_) => refuse(&state, &IdpError::NotARequest),
         Err(e) => refuse(&state, &e),
     }
 }
@@ -651,9 +679,24 @@ async fn slo_redirect(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    match decode_signed_redirect(&state, q.as_deref()) {
-        Ok((xml, relay_state)) => logout(&state, &headers, &xml, relay_state),
-        Err(e) => refuse(&state, &e),
+    let msg = match decode_signed_redirect(&state, q.as_deref()) {
+        Ok(msg) => msg,
+        Err(e) => return refuse(&state, &e),
+    };
+    match msg.kind {
+        MessageKind::Request => logout(&state, &headers, &msg.xml, msg.relay_state),
+        MessageKind::Response => match logout_answered(&state, &msg.xml) {
+            Ok(()) => {
+                let kind = state.config.kind;
+                let body = format!(
+                    "<h1>{}</h1><p role=\"status\">Vous êtes déconnecté {}.</p>",
+                    escape(kind.service_name()),
+                    escape(kind.after_preposition())
+                );
+                page::respond(StatusCode::OK, kind.service_name(), &body)
+            }
+            Err(e) => refuse(&state, &e),
+        },
     }
 }
 
@@ -677,19 +720,24 @@ fn logout(
     relay_state: Option<String>,
 ) -> Response {
     match logout_answer(state, headers, xml, relay_state.as_deref()) {
-        Ok(location) => (
-            StatusCode::SEE_OTHER,
-            AppendHeaders([
-                (LOCATION, location),
-                (
-                    SET_COOKIE,
-                    web::clear_cookie(SESSION_COOKIE, &state.cookie_path),
-                ),
-            ]),
-        )
-            .into_response(),
+        Ok(location) => redirect_ending_session(state, location),
         Err(e) => refuse(state, &e),
     }
+}
+
+/// A redirect that also deletes the IdP session cookie.
+fn redirect_ending_session(state: &IdpState, location: String) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        AppendHeaders([
+            (LOCATION, location),
+            (
+                SET_COOKIE,
+                web::clear_cookie(SESSION_COOKIE, &state.cookie_path),
+            ),
+        ]),
+    )
+        .into_response()
 }
 
 fn logout_answer(
@@ -742,4 +790,113 @@ fn logout_answer(
         Some(&config.signing_key),
     )
     .map_err(IdpError::Encode)
+}
+
+/// The IdP's home page (`{base}`): who is logged in here, and the link that
+/// starts the IdP-initiated logout.
+async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let kind = state.config.kind;
+    let person = web::read_cookie(&headers, SESSION_COOKIE)
+        .and_then(|c| lock(&state.sessions).get_mut(&c).map(|s| s.login))
+        .and_then(people::by_login);
+    let status = match person {
+        Some(p) => format!(
+            "<p>Vous êtes connecté en tant que {} <small>(identifiant {})</small>.</p>\
+<p><a href=\"{}\">Se déconnecter {}</a></p>",
+            escape(&p.display_name()),
+            escape(p.login),
+            escape(&state.config.url("/logout")),
+            escape(kind.after_preposition())
+        ),
+        None => "<p>Vous n’êtes pas connecté.</p>".to_owned(),
+    };
+    let body = format!("<h1>{}</h1>{status}", escape(kind.service_name()));
+    page::respond(StatusCode::OK, kind.service_name(), &body)
+}
+
+/// `GET /logout`: the user logs out at the IdP. Ends this browser's IdP
+/// session and sends the gateway a signed LogoutRequest for the NameID and
+/// SessionIndex issued in it; without a session, back to the home page.
+async fn start_logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let session =
+        web::read_cookie(&headers, SESSION_COOKIE).and_then(|c| lock(&state.sessions).take(&c));
+    let Some(session) = session else {
+        return (
+            StatusCode::SEE_OTHER,
+            AppendHeaders([(LOCATION, state.config.url(""))]),
+        )
+            .into_response();
+    };
+    match logout_request_url(&state.config, &session) {
+        Ok((request_id, location)) => {
+            lock(&state.logouts).insert(request_id, ());
+            redirect_ending_session(&state, location)
+        }
+        Err(e) => refuse(&state, &e),
+    }
+}
+
+/// The signed HTTP-Redirect LogoutRequest to the gateway for `session`, and its ID.
+fn logout_request_url(
+    config: &SimIdpConfig,
+    session: &IdpSession,
+) -> Result<(String, String), IdpError> {
+    let id = new_id();
+    let now = Utc::now();
+    let xml = messages::build_logout_request(&messages::LogoutRequest {
+        id: id.clone(),
+        issuer: config.entity_id.clone(),
+        destination: Some(config.sp_slo_url.clone()),
+        issue_instant: now,
+        name_id: messages::NameId {
+            value: session.name_id.clone(),
+            format: Some(ns::NAMEID_TRANSIENT.to_owned()),
+            name_qualifier: Some(config.entity_id.clone()),
+            sp_name_qualifier: Some(config.sp_entity_id.clone()),
+        },
+        session_indexes: vec![session.session_index.clone()],
+        not_on_or_after: Some(now + ASSERTION_LIFETIME),
+    });
+    let url = binding::redirect_url(
+        &config.sp_slo_url,
+        MessageKind::Request,
+        &xml,
+        None,
+        Some(&config.signing_key),
+    )
+    .map_err(IdpError::Encode)?;
+    Ok((id, url))
+}
+
+/// Checks the gateway's (signature-verified) LogoutResponse: issuer,
+/// destination, an answer to a LogoutRequest this IdP sent (consumed once),
+/// then status Success.
+fn logout_answered(state: &IdpState, xml: &str) -> Result<(), IdpError> {
+    let config = &state.config;
+    let response = messages::parse_logout_response(xml)
+        .map_err(IdpError::Malformed)?
+        .message;
+    if response.issuer != config.sp_entity_id {
+        return Err(IdpError::Issuer {
+            found: Some(response.issuer),
+            expected: config.sp_entity_id.clone(),
+        });
+    }
+    let slo = config.url("/slo");
+    if let Some(destination) = response.destination
+        && destination != slo
+    {
+        return Err(IdpError::Destination {
+            found: destination,
+            expected: slo,
+        });
+    }
+    let answered = response.in_response_to.unwrap_or_default();
+    if lock(&state.logouts).take(&answered).is_none() {
+        return Err(IdpError::UnexpectedLogoutResponse(answered));
+    }
+    if response.status_code != ns::STATUS_SUCCESS {
+        return Err(IdpError::LogoutStatus(response.status_code));
+    }
+    Ok(())
 }

@@ -7,6 +7,12 @@
 //! (when the logout did not come from it), then whoever asked gets its
 //! answer. Best-effort: a service that does not answer is reported, never
 //! blocks the end of the session.
+//!
+//! A LogoutRequest is accepted only signed by its issuer and addressed to the
+//! endpoint that received it (saml-bindings §3.4.5.2: a signed message names
+//! its Destination, which the recipient checks), so that one another party was
+//! sent cannot end a session here. A back-channel answer counts as a
+//! confirmation only with status Success and `InResponseTo` the request sent.
 
 use std::time::Duration;
 
@@ -194,8 +200,10 @@ fn logout_request_for(
 async fn soap_logout(state: &AppState, participant: &Participant, location: &str) -> bool {
     let (id, xml) = logout_request_for(state, participant, location);
     let key = std::sync::Arc::clone(&state.signing_key);
+    let signed_id = id.clone();
     let Ok(Ok(signed)) =
-        tokio::task::spawn_blocking(move || sso_saml::dsig::sign_enveloped(&xml, &id, &key)).await
+        tokio::task::spawn_blocking(move || sso_saml::dsig::sign_enveloped(&xml, &signed_id, &key))
+            .await
     else {
         return false;
     };
@@ -221,7 +229,10 @@ async fn soap_logout(state: &AppState, participant: &Participant, location: &str
     messages::unwrap_soap(&text)
         .ok()
         .and_then(|inner| messages::parse_logout_response(&inner).ok())
-        .is_some_and(|response| response.message.status_code == ns::STATUS_SUCCESS)
+        .is_some_and(|response| {
+            response.message.status_code == ns::STATUS_SUCCESS
+                && response.message.in_response_to.as_deref() == Some(id.as_str())
+        })
 }
 
 /// Tells the next front-channel participant, or the upstream IdP, or answers
@@ -400,14 +411,24 @@ fn parse_logout_request(message: &RedirectMessage) -> Result<LogoutRequest, WebE
         .map_err(|err| WebError::BadRequest(err.to_string()))
 }
 
-/// A LogoutRequest must be signed by its issuer: an unsigned one could end
-/// anybody's session.
+/// A LogoutRequest must be signed by its issuer (an unsigned one could end
+/// anybody's session) and name this endpoint as its Destination (one signed
+/// for another party could otherwise be replayed here).
 fn verify_logout_request(
     message: &RedirectMessage,
+    request: &LogoutRequest,
     certs: &[sso_saml::keys::Certificate],
+    endpoint: &str,
 ) -> Result<(), WebError> {
     binding::verify_redirect_signature(message, certs)
-        .map_err(|err| WebError::BadRequest(format!("LogoutRequest signature: {err}")))
+        .map_err(|err| WebError::BadRequest(format!("LogoutRequest signature: {err}")))?;
+    if request.destination.as_deref() != Some(endpoint) {
+        return Err(WebError::BadRequest(format!(
+            "LogoutRequest Destination {:?} is not this endpoint {endpoint:?}",
+            request.destination
+        )));
+    }
+    Ok(())
 }
 
 /// `GET /saml/idp/slo`: LogoutRequest from a service, or a service's
@@ -437,7 +458,12 @@ pub async fn downstream_slo_redirect(
                 .ok_or_else(|| {
                     WebError::UnknownService(format!("unregistered issuer {:?}", request.issuer))
                 })?;
-            verify_logout_request(&message, &service.saml.signing_certs)?;
+            verify_logout_request(
+                &message,
+                &request,
+                &service.saml.signing_certs,
+                &state.urls.idp_slo,
+            )?;
             let origin = Origin::Service {
                 service_id: service.id.clone(),
                 request_id: request.id.clone(),
@@ -475,7 +501,12 @@ pub async fn upstream_slo_redirect(
             let connector = state.connector_by_entity(&request.issuer).ok_or_else(|| {
                 WebError::BadRequest(format!("unknown identity provider {:?}", request.issuer))
             })?;
-            verify_logout_request(&message, &connector.signing_certs())?;
+            verify_logout_request(
+                &message,
+                &request,
+                &connector.signing_certs(),
+                &state.urls.sp_slo,
+            )?;
             let origin = Origin::Idp {
                 idp: connector.id().to_owned(),
                 request_id: request.id.clone(),

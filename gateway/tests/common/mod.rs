@@ -150,6 +150,22 @@ impl Browser {
         self.post(&target, &fields).await
     }
 
+    /// Opens a URL that must answer with a redirect, without following it;
+    /// returns the absolute target (a message held before it is delivered).
+    pub async fn redirect_target(&mut self, url: &str) -> String {
+        self.visited.push(url.to_owned());
+        let response = self.client.get(url).send().await.unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "{url} answered {} instead of a redirect",
+            response.status()
+        );
+        let location = response.headers()[reqwest::header::LOCATION]
+            .to_str()
+            .unwrap();
+        response.url().join(location).unwrap().to_string()
+    }
+
     /// Whether any visited URL contains `part`.
     pub fn went_through(&self, part: &str) -> bool {
         self.visited.iter().any(|url| url.contains(part))
@@ -190,6 +206,30 @@ impl Stack {
         format!("{}{path}", self.stack.base_url)
     }
 
+    /// A second gateway with this stack's configuration, keys and upstream
+    /// IdPs, served at another public URL (another port): the party a message
+    /// addressed to this stack must not be accepted by. Returns its base URL.
+    pub async fn gateway_at_another_url(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = format!("http://{}", listener.local_addr().unwrap());
+        let text = std::fs::read_to_string(&self.stack.config_path).unwrap();
+        let public_url = format!("public_url = \"{}\"", self.stack.base_url);
+        assert!(text.contains(&public_url), "{text}");
+        let path = self
+            .stack
+            .config_path
+            .with_file_name("gateway-elsewhere.toml");
+        std::fs::write(
+            &path,
+            text.replace(&public_url, &format!("public_url = \"{other}\"")),
+        )
+        .unwrap();
+        let loaded = sso_gateway::config::LoadedConfig::load(&path).unwrap();
+        let (router, _) = sso_gateway::server::build(&loaded, None).await.unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        other
+    }
+
     /// The counters of a simulated service provider.
     pub async fn sp_state(&self, sp: &str) -> serde_json::Value {
         reqwest::get(self.url(&format!("/testbed/{sp}/state.json")))
@@ -199,4 +239,31 @@ impl Stack {
             .await
             .unwrap()
     }
+}
+
+/// From the ENT home page to the ENT with a session, as `login` through `idp`.
+pub async fn login_at_ent(stack: &Stack, browser: &mut Browser, idp: &str, login: &str) -> Page {
+    let home = browser.open(&stack.url("/testbed/ent/login")).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(
+        home.url.contains("/login?flow="),
+        "discovery page expected, got {}",
+        home.url
+    );
+    assert!(home.body.contains("Élève ou parent"));
+    assert!(
+        home.body
+            .contains("Personnel de l&#x27;Éducation nationale"),
+        "{}",
+        home.body
+    );
+    assert!(
+        home.body.contains("Mentions légales"),
+        "legal notice before login"
+    );
+    let target =
+        link(&home.body, &format!("/login/{idp}?flow=")).expect("a link to the identity provider");
+    let accounts = browser.open(&stack.url(&target)).await;
+    assert_eq!(accounts.status, 200, "{}", accounts.body);
+    browser.login_as(&accounts, login).await
 }

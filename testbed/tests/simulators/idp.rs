@@ -7,7 +7,7 @@ use sso_saml::binding::{self, MessageKind};
 use sso_saml::dsig;
 use sso_saml::encryption;
 use sso_saml::ids::new_id;
-use sso_saml::messages::{self, Assertion, LogoutRequest, NameId};
+use sso_saml::messages::{self, Assertion, LogoutRequest, LogoutResponse, NameId};
 use sso_saml::metadata;
 use sso_saml::ns;
 use sso_testbed::attributes as a;
@@ -502,4 +502,168 @@ async fn the_post_binding_requires_an_xml_signature_from_the_gateway() {
     assert_eq!(post(unsigned.clone()).await.unwrap().status(), 400);
     let foreign = dsig::sign_enveloped(&unsigned, &id, &KEYS.attacker).unwrap();
     assert_eq!(post(foreign).await.unwrap().status(), 400);
+}
+
+/// The NameID and SessionIndex ÉduConnect issued in the auto-post `form`.
+fn issued_subject(form: &str) -> (NameId, String) {
+    let xml = binding::decode_post(&field(form, "SAMLResponse").unwrap(), 1 << 20).unwrap();
+    let envelope = messages::parse_response_envelope(&xml).unwrap();
+    let assertion =
+        encryption::decrypt_assertion(&envelope.encrypted_assertions[0], &KEYS.gateway).unwrap();
+    let assertion = messages::parse_assertion(&assertion).unwrap();
+    let session_index = assertion.authn_statements[0].session_index.clone().unwrap();
+    (assertion.name_id.unwrap(), session_index)
+}
+
+/// The gateway's LogoutResponse to the IdP's LogoutRequest `request_id`.
+fn gateway_logout_response(
+    bed: &Bed,
+    request_id: &str,
+    status: &str,
+    key: Option<&sso_saml::keys::SigningKey>,
+) -> String {
+    let slo = bed.url("/idp/educonnect/slo");
+    let xml = messages::build_logout_response(&LogoutResponse {
+        id: new_id(),
+        issuer: GW_SP_ENTITY.to_owned(),
+        destination: Some(slo.clone()),
+        issue_instant: Utc::now(),
+        in_response_to: Some(request_id.to_owned()),
+        status_code: status.to_owned(),
+        status_sub_code: None,
+    });
+    binding::redirect_url(&slo, MessageKind::Response, &xml, None, key).unwrap()
+}
+
+#[tokio::test]
+async fn logout_at_educonnect_sends_a_signed_logout_request_and_accepts_only_the_answer_to_it() {
+    let bed = serve().await;
+    let (form, _) = login_at(&bed, &bed.client, "/idp/educonnect", "eleve.lea").await;
+    let (name_id, session_index) = issued_subject(&form);
+    let home = bed.client.get(bed.url("/idp/educonnect")).send().await;
+    let home = home.unwrap().text().await.unwrap();
+    assert!(
+        home.contains("Se déconnecter d’ÉduConnect (simulation)"),
+        "{home}"
+    );
+    assert!(home.contains(&format!("href=\"{}\"", bed.url("/idp/educonnect/logout"))));
+
+    // The IdP ends its session and sends the gateway a signed LogoutRequest
+    // for the NameID and SessionIndex it issued.
+    let r = bed
+        .client
+        .get(bed.url("/idp/educonnect/logout"))
+        .send()
+        .await
+        .unwrap();
+    let to_gateway = location(&r);
+    assert!(
+        to_gateway.starts_with(&format!("{GW_SP_SLO}?")),
+        "{to_gateway}"
+    );
+    let msg = binding::decode_redirect(query(&to_gateway), 1 << 20).unwrap();
+    assert_eq!(msg.kind, MessageKind::Request);
+    assert_eq!(
+        msg.signature.as_ref().map(|s| s.sig_alg.as_str()),
+        Some(ns::SIG_RSA_SHA256)
+    );
+    binding::verify_redirect_signature(&msg, &[KEYS.educonnect.certificate().clone()]).unwrap();
+    assert!(
+        binding::verify_redirect_signature(&msg, &[KEYS.attacker.certificate().clone()]).is_err()
+    );
+    let request = messages::parse_logout_request(&msg.xml).unwrap().message;
+    assert_eq!(request.issuer, EDUCONNECT_ENTITY);
+    assert_eq!(request.destination.as_deref(), Some(GW_SP_SLO));
+    assert_eq!(request.name_id.value, name_id.value);
+    assert_eq!(
+        request.name_id.format.as_deref(),
+        Some(ns::NAMEID_TRANSIENT)
+    );
+    assert_eq!(request.session_indexes, vec![session_index]);
+    let (url, _) = authn_request_url(
+        &bed.url("/idp/educonnect/sso"),
+        GW_SP_ENTITY,
+        false,
+        Some(&KEYS.gateway),
+    );
+    let page = bed
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(field(&page, "pending").is_some(), "the IdP session is over");
+
+    // Answers the IdP must refuse, each for its own reason, without using up
+    // the pending logout.
+    let unsigned = gateway_logout_response(&bed, &request.id, ns::STATUS_SUCCESS, None);
+    let foreign =
+        gateway_logout_response(&bed, &request.id, ns::STATUS_SUCCESS, Some(&KEYS.attacker));
+    let other_request =
+        gateway_logout_response(&bed, &new_id(), ns::STATUS_SUCCESS, Some(&KEYS.gateway));
+    for (url, reason) in [
+        (unsigned, "signature"),
+        (foreign, "signature"),
+        (other_request, "not a logout this identity provider started"),
+    ] {
+        let r = bed.client.get(url).send().await.unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains(reason));
+    }
+
+    // The gateway's signed answer to that request: logged out.
+    let answer =
+        gateway_logout_response(&bed, &request.id, ns::STATUS_SUCCESS, Some(&KEYS.gateway));
+    let r = bed.client.get(&answer).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let done = r.text().await.unwrap();
+    assert!(
+        done.contains("Vous êtes déconnecté d’ÉduConnect (simulation)"),
+        "{done}"
+    );
+
+    // The same answer again: the logout was already answered.
+    let r = bed.client.get(&answer).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("already answered"));
+}
+
+#[tokio::test]
+async fn a_failed_logout_at_the_gateway_is_not_reported_as_success() {
+    let bed = serve().await;
+    login_at(&bed, &bed.client, "/idp/educonnect", "eleve.lea").await;
+    let r = bed
+        .client
+        .get(bed.url("/idp/educonnect/logout"))
+        .send()
+        .await
+        .unwrap();
+    let msg = binding::decode_redirect(query(&location(&r)), 1 << 20).unwrap();
+    let request = messages::parse_logout_request(&msg.xml).unwrap().message;
+    let answer =
+        gateway_logout_response(&bed, &request.id, ns::STATUS_RESPONDER, Some(&KEYS.gateway));
+    let r = bed.client.get(answer).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("status"), "{page}");
+    assert!(!page.contains("Vous êtes déconnecté"));
+}
+
+#[tokio::test]
+async fn logout_at_the_idp_without_a_session_goes_back_home() {
+    let bed = serve().await;
+    let r = bed
+        .client
+        .get(bed.url("/idp/educonnect/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), bed.url("/idp/educonnect"));
+    let home = bed.client.get(bed.url("/idp/educonnect")).send().await;
+    let home = home.unwrap().text().await.unwrap();
+    assert!(home.contains("Vous n’êtes pas connecté"), "{home}");
+    assert!(!home.contains("/logout"));
 }
