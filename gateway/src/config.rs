@@ -257,7 +257,6 @@ pub struct LoadedConfig {
     text: String,
 }
 
-
 impl LoadedConfig {
     /// Reads and parses the file; environment overrides are applied.
     pub fn load(path: &Path) -> Result<Self, ConfigProblems> {

@@ -353,3 +353,43 @@ async fn a_response_replayed_on_a_second_replica_sharing_redis_is_refused() {
             .contains("La connexion a échoué")
     );
 }
+
+#[tokio::test]
+async fn a_logout_request_for_another_person_leaves_the_session_alone() {
+    let stack = Stack::memory().await;
+    let mut pupil = Browser::new();
+    login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
+    let mut teacher = Browser::new();
+    login_at_ent(&stack, &mut teacher, "agents", "prof.blanc").await;
+
+    // ÉduConnect's valid, signed LogoutRequest naming the pupil, delivered
+    // in the teacher's browser.
+    let for_the_pupil = pupil
+        .redirect_target(&stack.url("/testbed/educonnect/logout"))
+        .await;
+    let answered = teacher.open(&for_the_pupil).await;
+    assert_ne!(
+        answered.status, 400,
+        "a valid request is answered: {}",
+        answered.body
+    );
+    assert_eq!(stack.sp_state("ent").await["logouts_received"], 0);
+
+    // The teacher's session survives: the textbook opens without a login.
+    teacher.visited.clear();
+    let manuel = teacher.open(&stack.url("/testbed/manuel/login")).await;
+    assert!(manuel.url.ends_with("/testbed/manuel"), "{}", manuel.url);
+    assert!(
+        !teacher.went_through("/login?"),
+        "no login asked: {:?}",
+        teacher.visited
+    );
+
+    // Positive control: in the pupil's own browser it ends the pupil's
+    // session (the simulated IdP, which already had its answer, then refuses
+    // the second LogoutResponse: that page is not the gateway's concern).
+    pupil.open(&for_the_pupil).await;
+    assert_eq!(stack.sp_state("ent").await["logouts_received"], 1);
+    let again = pupil.open(&stack.url("/testbed/manuel/login")).await;
+    assert!(again.url.contains("/login?flow="), "{}", again.url);
+}

@@ -417,11 +417,12 @@ impl SamlConnector {
         })
     }
 
-    /// A signed LogoutResponse to the IdP's LogoutRequest, over HTTP-Redirect.
+    /// A signed LogoutResponse (Success, with an optional second-level code
+    /// such as PartialLogout) to the IdP's LogoutRequest, over HTTP-Redirect.
     pub fn logout_response(
         &self,
         in_response_to: &str,
-        status: &str,
+        status_sub_code: Option<&str>,
         relay_state: Option<&str>,
     ) -> Result<String, ConnectorError> {
         let endpoint = self.slo_endpoint()?;
@@ -431,8 +432,8 @@ impl SamlConnector {
             destination: Some(endpoint.clone()),
             in_response_to: Some(in_response_to.to_owned()),
             issue_instant: Utc::now(),
-            status_code: status.to_owned(),
-            status_sub_code: None,
+            status_code: ns::STATUS_SUCCESS.to_owned(),
+            status_sub_code: status_sub_code.map(str::to_owned),
         });
         binding::redirect_url(
             &endpoint,

@@ -81,17 +81,29 @@ mod tests {
     #[test]
     fn session_cookie_flags() {
         let cookie = set_cookie("sso_session", "abc", true, SameSite::Lax, None).unwrap();
-        assert_eq!(cookie, "sso_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure");
+        assert_eq!(
+            cookie,
+            "sso_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
         let deletion = set_cookie("sso_session", "", true, SameSite::Lax, Some(0)).unwrap();
-        assert_eq!(deletion, "sso_session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0");
+        assert_eq!(
+            deletion,
+            "sso_session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0"
+        );
     }
 
     #[test]
     fn binding_cookie_crosses_sites_only_when_secure() {
         let secure = set_cookie("sso_browser", "t", true, SameSite::None, None).unwrap();
-        assert_eq!(secure, "sso_browser=t; Path=/; HttpOnly; SameSite=None; Secure");
+        assert_eq!(
+            secure,
+            "sso_browser=t; Path=/; HttpOnly; SameSite=None; Secure"
+        );
         let demo = set_cookie("sso_browser", "t", false, SameSite::None, None).unwrap();
-        assert_eq!(demo, "sso_browser=t; Path=/; HttpOnly; SameSite=Lax", "SameSite=None needs Secure");
+        assert_eq!(
+            demo, "sso_browser=t; Path=/; HttpOnly; SameSite=Lax",
+            "SameSite=None needs Secure"
+        );
     }
 
     #[test]

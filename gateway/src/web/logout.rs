@@ -89,22 +89,63 @@ fn upstream_of(session: &Session) -> Option<UpstreamSession> {
     })
 }
 
-/// Ends the browser's session and starts telling the participants.
+/// Who a LogoutRequest names (saml-profiles §4.4.4.1): only that
+/// principal's session may end.
+#[derive(Debug, Clone, Copy)]
+enum Principal<'a> {
+    /// The user at `/logout`: the browser's own session.
+    Browser,
+    /// The upstream IdP's NameID.
+    Upstream { idp: &'a str, name_id: &'a str },
+    /// The NameID a service was given.
+    Participant {
+        service_id: &'a str,
+        name_id: &'a str,
+    },
+}
+
+impl Principal<'_> {
+    fn owns(&self, session: &Session, participants: &[Participant]) -> bool {
+        match *self {
+            Principal::Browser => true,
+            Principal::Upstream { idp, name_id } => {
+                session.identity.idp == idp && session.upstream_name_id.as_deref() == Some(name_id)
+            }
+            Principal::Participant {
+                service_id,
+                name_id,
+            } => participants
+                .iter()
+                .any(|p| p.service_id == service_id && p.name_id == name_id),
+        }
+    }
+}
+
+/// Ends the browser's session when it belongs to the principal named, and
+/// starts telling the participants. A session of somebody else stays.
 async fn begin(
     state: &AppState,
     jar: &CookieJar,
     origin: Origin,
+    principal: Principal<'_>,
     skip_service: Option<&str>,
 ) -> Result<Response, WebError> {
     let sessions = state.sessions();
     let now = Utc::now().timestamp();
     let cookie_name = &state.config.session.cookie_name;
+    let mut ended = false;
     let (participants, upstream) = match jar.get(cookie_name) {
-        Some(id) => {
-            let session = sessions.get(id, now).await?;
-            let participants = sessions.delete(id).await?;
-            (participants, session.as_ref().and_then(upstream_of))
-        }
+        Some(id) => match sessions.get(id, now).await? {
+            Some(session) if principal.owns(&session, &sessions.participants(id).await?) => {
+                ended = true;
+                (sessions.delete(id).await?, upstream_of(&session))
+            }
+            Some(_) => {
+                tracing::info!("logout request for another principal than the browser's session");
+                (Vec::new(), None)
+            }
+            None => (Vec::new(), None),
+        },
         None => (Vec::new(), None),
     };
     let upstream = match origin {
@@ -144,13 +185,15 @@ async fn begin(
     });
     logout.outcomes.extend(futures_join_all(calls).await);
     let mut response = next_step(state, crate::random_token(), logout).await?;
-    if let Some(clear) = set_cookie(
-        cookie_name,
-        "",
-        state.config.session.secure_cookies,
-        SameSite::Lax,
-        Some(0),
-    ) {
+    if ended
+        && let Some(clear) = set_cookie(
+            cookie_name,
+            "",
+            state.config.session.secure_cookies,
+            SameSite::Lax,
+            Some(0),
+        )
+    {
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     Ok(response)
@@ -300,12 +343,10 @@ async fn next_step(
 }
 
 async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebError> {
+    // The session ended here; PartialLogout (a second-level code, saml-core
+    // §3.2.2.2) when a participant could not be told.
     let all_ok = logout.outcomes.iter().all(|(_, ok)| *ok);
-    let status = if all_ok {
-        ns::STATUS_SUCCESS
-    } else {
-        ns::STATUS_PARTIAL_LOGOUT
-    };
+    let partial = (!all_ok).then_some(ns::STATUS_PARTIAL_LOGOUT);
     match logout.origin {
         Origin::User => {
             let outcomes: Vec<LogoutOutcome> = logout
@@ -340,8 +381,8 @@ async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebEr
                 destination: Some(endpoint.location.clone()),
                 in_response_to: Some(request_id),
                 issue_instant: Utc::now(),
-                status_code: status.to_owned(),
-                status_sub_code: None,
+                status_code: ns::STATUS_SUCCESS.to_owned(),
+                status_sub_code: partial.map(str::to_owned),
             });
             let url = binding::redirect_url(
                 &endpoint.location,
@@ -362,7 +403,7 @@ async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebEr
                 WebError::Internal(format!("identity provider {idp} left the configuration"))
             })?;
             let url = connector
-                .logout_response(&request_id, status, relay_state.as_deref())
+                .logout_response(&request_id, partial, relay_state.as_deref())
                 .map_err(|err| WebError::Internal(err.to_string()))?;
             Ok(Redirect::to(&url).into_response())
         }
@@ -469,8 +510,11 @@ pub async fn downstream_slo_redirect(
                 request_id: request.id.clone(),
                 relay_state: message.relay_state.clone(),
             };
-            let skip = service.id.clone();
-            begin(&state, &jar, origin, Some(&skip)).await
+            let principal = Principal::Participant {
+                service_id: &service.id,
+                name_id: &request.name_id.value,
+            };
+            begin(&state, &jar, origin, principal, Some(&service.id)).await
         }
     }
 }
@@ -512,7 +556,11 @@ pub async fn upstream_slo_redirect(
                 request_id: request.id.clone(),
                 relay_state: message.relay_state.clone(),
             };
-            begin(&state, &jar, origin, None).await
+            let principal = Principal::Upstream {
+                idp: connector.id(),
+                name_id: &request.name_id.value,
+            };
+            begin(&state, &jar, origin, principal, None).await
         }
     }
 }
@@ -522,5 +570,5 @@ pub async fn user_logout(
     State(state): State<AppState>,
     jar: CookieJar,
 ) -> Result<Response, WebError> {
-    begin(&state, &jar, Origin::User, None).await
+    begin(&state, &jar, Origin::User, Principal::Browser, None).await
 }
