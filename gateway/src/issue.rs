@@ -3,7 +3,7 @@
 //! signed (enveloped, exc-c14n, SHA-256, RSA-SHA256), embedded, and the
 //! Response signed too when the service asks for it. Pure CPU work with no
 //! I/O, run in `spawn_blocking` by the web layer and measured by the
-//! `issue_response` benchmark.
+//! `issue` benchmark.
 
 use sso_saml::dsig;
 use sso_saml::keys::SigningKey;
