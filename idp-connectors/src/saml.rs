@@ -520,50 +520,22 @@ impl SamlConnector {
             self.config.allow_unsolicited,
         )?;
 
-        // 3. Response signature.
-        let certs = self.certs()?;
-        let mut source = xml.clone();
-        let mut encrypted = envelope.encrypted_assertions.clone();
-        if envelope.signed {
-            let reduced = verify(&xml, &certs).await?;
-            let signed_envelope = messages::parse_response_envelope(&reduced)
-                .map_err(|_| ResponseError::SignatureNotOnRoot)?;
-            if signed_envelope.id != envelope.id {
-                return Err(ResponseError::SignatureNotOnRoot);
-            }
-            encrypted = signed_envelope.encrypted_assertions;
-            source = reduced;
-        } else if self.config.require_signed_response {
-            return Err(ResponseError::ResponseNotSigned);
-        }
-
-        // 4. Decryption.
-        if let Some(encrypted_assertion) = encrypted.first() {
-            let key = Arc::clone(&settings.decryption_key);
-            let encrypted_assertion = encrypted_assertion.clone();
-            source = tokio::task::spawn_blocking(move || {
-                encryption::decrypt_assertion(&encrypted_assertion, &key)
-            })
-            .await
-            .map_err(|err| ResponseError::Decryption(err.to_string()))?
-            .map_err(|err| ResponseError::Decryption(err.to_string()))?;
-        }
-
-        // 5. Assertion, from verified content only.
-        let assertion_signed = messages::parse_assertion(&source)
-            .map_err(|err| ResponseError::Malformed(err.to_string()))?
-            .signed;
-        let verified = if assertion_signed {
-            verify(&source, &certs).await?
-        } else if !envelope.signed {
-            return Err(ResponseError::Unsigned);
-        } else if self.config.require_signed_assertion {
-            return Err(ResponseError::AssertionNotSigned);
-        } else {
-            source
+        // 3.-5. Signatures, decryption and the assertion: blocking C work
+        // (libxmlsec1, RSA), done in one blocking task.
+        let protection = Protection {
+            response_id: envelope.id.clone(),
+            response_signed: envelope.signed,
+            encrypted: envelope.encrypted_assertions.clone(),
+            require_signed_response: self.config.require_signed_response,
+            require_signed_assertion: self.config.require_signed_assertion,
         };
-        let assertion = messages::parse_assertion(&verified)
-            .map_err(|err| ResponseError::Malformed(err.to_string()))?;
+        let certs = self.certs()?;
+        let key = Arc::clone(&settings.decryption_key);
+        let assertion = tokio::task::spawn_blocking(move || {
+            verified_assertion(&xml, &protection, &certs, &key)
+        })
+        .await
+        .map_err(|err| ResponseError::Malformed(format!("validation task failed: {err}")))??;
         self.check_assertion(&assertion, expected_request, now)?;
 
         // 6. Replay cache.
@@ -762,13 +734,61 @@ fn assertion_expiry(assertion: &Assertion) -> Option<DateTime<Utc>> {
     from_conditions.into_iter().chain(from_bearer).max()
 }
 
-async fn verify(xml: &str, certs: &[Certificate]) -> Result<String, ResponseError> {
-    let xml = xml.to_owned();
-    let certs = certs.to_vec();
-    tokio::task::spawn_blocking(move || dsig::verify_and_reduce(&xml, &certs))
-        .await
-        .map_err(|err| ResponseError::Signature(err.to_string()))?
-        .map_err(|err| ResponseError::Signature(err.to_string()))
+/// How the Response says its assertion is protected, and what this IdP's
+/// configuration requires.
+struct Protection {
+    response_id: String,
+    response_signed: bool,
+    encrypted: Vec<String>,
+    require_signed_response: bool,
+    require_signed_assertion: bool,
+}
+
+/// Steps 3 to 5 of the sequence: the Response signature (which must sit on
+/// the Response itself), decryption, then the assertion read from verified
+/// content only.
+fn verified_assertion(
+    xml: &str,
+    protection: &Protection,
+    certs: &[Certificate],
+    decryption_key: &SigningKey,
+) -> Result<Assertion, ResponseError> {
+    let verify = |document: &str| {
+        dsig::verify_and_reduce(document, certs)
+            .map_err(|err| ResponseError::Signature(err.to_string()))
+    };
+    let malformed = |err: messages::MessageError| ResponseError::Malformed(err.to_string());
+    let mut source = xml.to_owned();
+    let mut encrypted = protection.encrypted.clone();
+    if protection.response_signed {
+        let reduced = verify(xml)?;
+        let signed_envelope = messages::parse_response_envelope(&reduced)
+            .map_err(|_| ResponseError::SignatureNotOnRoot)?;
+        if signed_envelope.id != protection.response_id {
+            return Err(ResponseError::SignatureNotOnRoot);
+        }
+        encrypted = signed_envelope.encrypted_assertions;
+        source = reduced;
+    } else if protection.require_signed_response {
+        return Err(ResponseError::ResponseNotSigned);
+    }
+    if let Some(encrypted_assertion) = encrypted.first() {
+        source = encryption::decrypt_assertion(encrypted_assertion, decryption_key)
+            .map_err(|err| ResponseError::Decryption(err.to_string()))?;
+    }
+    let assertion_signed = messages::parse_assertion(&source)
+        .map_err(malformed)?
+        .signed;
+    let verified = if assertion_signed {
+        verify(&source)?
+    } else if !protection.response_signed {
+        return Err(ResponseError::Unsigned);
+    } else if protection.require_signed_assertion {
+        return Err(ResponseError::AssertionNotSigned);
+    } else {
+        source
+    };
+    messages::parse_assertion(&verified).map_err(malformed)
 }
 
 /// The assertion's attributes by name; repeated Attribute elements merge.
