@@ -22,7 +22,7 @@ use url::form_urlencoded::byte_serialize;
 
 use crate::keys::{Certificate, SigningKey};
 use crate::ns;
-use crate::xml::{MAX_MESSAGE_LEN, XmlError, check_untrusted};
+use crate::xml::{MAX_MESSAGE_LEN, XmlError, check_untrusted, escape_attr};
 
 /// The DEFLATE encoding URI of the Redirect binding (saml-bindings §3.4.4.1).
 pub const ENCODING_DEFLATE: &str = "urn:oasis:names:tc:SAML:2.0:bindings:URL-Encoding:DEFLATE";
@@ -486,21 +486,6 @@ pub fn decode_post(b64: &str, max_len: usize) -> Result<String, BindingError> {
     Ok(xml)
 }
 
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// An HTML page (French, accessible: a visible submit button "Continuer" inside
 /// `<noscript>`, plus a tiny inline script that submits the form) posting
 /// `SAMLRequest`/`SAMLResponse` and `RelayState` to `action`. All values are
@@ -510,7 +495,7 @@ pub fn post_form(action: &str, kind: MessageKind, xml: &str, relay_state: Option
         .map(|rs| {
             format!(
                 "<input type=\"hidden\" name=\"RelayState\" value=\"{}\">\n",
-                escape_html(rs)
+                escape_attr(rs)
             )
         })
         .unwrap_or_default();
@@ -540,9 +525,9 @@ pub fn post_form(action: &str, kind: MessageKind, xml: &str, relay_state: Option
             "</body>\n",
             "</html>\n"
         ),
-        action = escape_html(action),
+        action = escape_attr(action),
         param = kind.parameter(),
-        message = escape_html(&STANDARD.encode(xml.as_bytes())),
+        message = escape_attr(&STANDARD.encode(xml.as_bytes())),
         relay = relay,
         script = POST_FORM_SCRIPT,
     )

@@ -26,20 +26,10 @@ th{background:#ececf7}\
 a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid #b34000;outline-offset:2px}\
 .error{border-left:4px solid #ce0500;padding-left:1rem}";
 
-/// Escapes a value for HTML text and for quoted attribute values.
+/// Escapes a value for HTML text and for quoted attribute values (the XML
+/// attribute escaping of `sso_saml` covers both).
 pub(crate) fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
+    sso_saml::xml::escape_attr(value)
 }
 
 const BANNER: &str = "<p class=\"sim\" role=\"note\">Simulation — environnement de démonstration. \
@@ -100,7 +90,7 @@ mod tests {
     fn escapes_markup_and_quotes() {
         assert_eq!(
             escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            "&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;"
         );
         assert_eq!(escape("Léa Martin"), "Léa Martin");
     }

@@ -38,6 +38,7 @@ fn unescape(value: &str) -> String {
         .replace("&#x3d;", "=")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
+        .replace("&apos;", "'")
         .replace("&#x27;", "'")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
