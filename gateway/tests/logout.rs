@@ -308,6 +308,24 @@ fn query(url: &str) -> &str {
     url.split_once('?').unwrap().1
 }
 
+/// The message of `untouched`, delivered to `endpoint` of another gateway
+/// than its Destination, is refused.
+async fn refused_elsewhere(elsewhere: &str, endpoint: &str, untouched: &str) {
+    let misdelivered = client()
+        .get(format!("{elsewhere}{endpoint}?{}", query(untouched)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(misdelivered.status(), 400);
+    assert!(
+        misdelivered
+            .text()
+            .await
+            .unwrap()
+            .contains("Demande invalide")
+    );
+}
+
 #[tokio::test]
 async fn a_logout_request_from_the_idp_addressed_to_another_gateway_is_refused() {
     let stack = Stack::memory().await;
@@ -324,19 +342,7 @@ async fn a_logout_request_from_the_idp_addressed_to_another_gateway_is_refused()
 
     // Signed by the IdP for this stack, delivered to another gateway that
     // trusts the same IdP: its Destination is not that gateway's endpoint.
-    let misdelivered = client()
-        .get(format!("{elsewhere}/saml/sp/slo?{}", query(&untouched)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(misdelivered.status(), 400);
-    assert!(
-        misdelivered
-            .text()
-            .await
-            .unwrap()
-            .contains("Demande invalide")
-    );
+    refused_elsewhere(&elsewhere, "/saml/sp/slo", &untouched).await;
 
     // Positive control: the same message at its Destination ends the session.
     let done = browser.open(&untouched).await;
@@ -366,19 +372,7 @@ async fn a_logout_request_from_a_service_addressed_to_another_gateway_is_refused
         "{untouched}"
     );
 
-    let misdelivered = client()
-        .get(format!("{elsewhere}/saml/idp/slo?{}", query(&untouched)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(misdelivered.status(), 400);
-    assert!(
-        misdelivered
-            .text()
-            .await
-            .unwrap()
-            .contains("Demande invalide")
-    );
+    refused_elsewhere(&elsewhere, "/saml/idp/slo", &untouched).await;
 
     // Positive control: at its Destination, the logout goes through.
     let done = browser.open(&untouched).await;
