@@ -212,6 +212,16 @@ mod tests {
     use super::*;
     use sso_store::MemoryStore;
 
+    /// Session operations with these idle (ms) and absolute (s) timeouts.
+    fn sessions_in(store: &MemoryStore, idle_ms: u64, absolute_s: u64) -> Sessions<'_> {
+        Sessions::new(
+            store,
+            Duration::from_millis(idle_ms),
+            Duration::from_secs(absolute_s),
+            Duration::from_secs(60),
+        )
+    }
+
     fn session(created_at: i64) -> Session {
         Session {
             identity: Identity::new("educonnect", "subject", created_at),
@@ -225,12 +235,7 @@ mod tests {
     #[tokio::test]
     async fn idle_sessions_expire_and_use_keeps_them_alive() {
         let store = MemoryStore::new();
-        let sessions = Sessions::new(
-            &store,
-            Duration::from_millis(400),
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-        );
+        let sessions = sessions_in(&store, 400, 60);
         let now = 1_000;
         let kept = sessions.create(&session(now)).await.unwrap();
         let idle = sessions.create(&session(now)).await.unwrap();
@@ -250,12 +255,7 @@ mod tests {
     #[tokio::test]
     async fn the_absolute_lifetime_ends_a_session_whatever_the_activity() {
         let store = MemoryStore::new();
-        let sessions = Sessions::new(
-            &store,
-            Duration::from_secs(60),
-            Duration::from_secs(3600),
-            Duration::from_secs(60),
-        );
+        let sessions = sessions_in(&store, 60000, 3600);
         let id = sessions.create(&session(1_000)).await.unwrap();
         assert!(sessions.get(&id, 1_000 + 3599).await.unwrap().is_some());
         assert!(sessions.get(&id, 1_000 + 3600).await.unwrap().is_none());
@@ -268,12 +268,7 @@ mod tests {
     #[tokio::test]
     async fn flows_and_upstream_requests_are_consumed_once() {
         let store = MemoryStore::new();
-        let sessions = Sessions::new(
-            &store,
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-        );
+        let sessions = sessions_in(&store, 60000, 60);
         let request = UpstreamRequest {
             idp: "educonnect".into(),
             flow_id: None,
@@ -287,12 +282,7 @@ mod tests {
     #[tokio::test]
     async fn participants_are_recorded_and_returned_at_logout() {
         let store = MemoryStore::new();
-        let sessions = Sessions::new(
-            &store,
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-        );
+        let sessions = sessions_in(&store, 60000, 60);
         let s = session(1_000);
         let id = sessions.create(&s).await.unwrap();
         let participant = Participant {
