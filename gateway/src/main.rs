@@ -57,6 +57,15 @@ fn init_logs(json: bool) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // aws-lc is the only TLS crypto backend in the graph; installing it
+    // explicitly keeps rustls from guessing. An error only means another
+    // provider was installed first, which then stays in force.
+    if rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .is_err()
+    {
+        tracing::debug!("a TLS crypto provider was already installed");
+    }
     match run(cli.command).await {
         Ok(code) => code,
         Err(err) => {
