@@ -339,3 +339,42 @@ async fn issued_response_has_the_required_properties_and_only_released_attribute
         "persistent NameID is the opaque identifier"
     );
 }
+
+#[tokio::test]
+async fn logout_requests_must_be_fresh() {
+    let sp = TestSp::start().await;
+    let logout = |issue_instant: chrono::DateTime<Utc>| {
+        let xml = messages::build_logout_request(&messages::LogoutRequest {
+            id: ids::new_id(),
+            issuer: SP_ENTITY.to_owned(),
+            destination: Some(sp.stack.url("/saml/idp/slo")),
+            issue_instant,
+            name_id: messages::NameId {
+                value: "someone".to_owned(),
+                format: Some(ns::NAMEID_PERSISTENT.to_owned()),
+                name_qualifier: None,
+                sp_name_qualifier: None,
+            },
+            session_indexes: vec!["_s1".to_owned()],
+            not_on_or_after: None,
+        });
+        binding::redirect_url(
+            &sp.stack.url("/saml/idp/slo"),
+            MessageKind::Request,
+            &xml,
+            Some("rs-1"),
+            Some(&sp.key),
+        )
+        .unwrap()
+    };
+    let (status, location) = status_of(&logout(Utc::now())).await;
+    assert_eq!(status, 303, "positive control: {location}");
+    assert!(
+        location.starts_with("https://sp.test/saml/slo?SAMLResponse="),
+        "{location}"
+    );
+    let (status, _) = status_of(&logout(Utc::now() - chrono::Duration::minutes(20))).await;
+    assert_eq!(status, 400, "a twenty-minute-old LogoutRequest");
+    let (status, _) = status_of(&logout(Utc::now() + chrono::Duration::minutes(10))).await;
+    assert_eq!(status, 400, "a LogoutRequest from the future");
+}

@@ -452,10 +452,16 @@ fn parse_logout_request(message: &RedirectMessage) -> Result<LogoutRequest, WebE
         .map_err(|err| WebError::BadRequest(err.to_string()))
 }
 
+/// How old a LogoutRequest may be (beyond the clock skew).
+const MAX_LOGOUT_REQUEST_AGE: chrono::Duration = chrono::Duration::minutes(10);
+
 /// A LogoutRequest must be signed by its issuer (an unsigned one could end
-/// anybody's session) and name this endpoint as its Destination (one signed
-/// for another party could otherwise be replayed here).
+/// anybody's session), name this endpoint as its Destination (one signed
+/// for another party could otherwise be replayed here), and be fresh
+/// (IssueInstant within the clock skew and ten minutes, NotOnOrAfter not
+/// past), so that an old captured request cannot be played again later.
 fn verify_logout_request(
+    state: &AppState,
     message: &RedirectMessage,
     request: &LogoutRequest,
     certs: &[sso_saml::keys::Certificate],
@@ -468,6 +474,23 @@ fn verify_logout_request(
             "LogoutRequest Destination {:?} is not this endpoint {endpoint:?}",
             request.destination
         )));
+    }
+    let now = Utc::now();
+    let skew = chrono::Duration::from_std(std::time::Duration::from_secs(
+        state.config.saml.clock_skew_seconds,
+    ))
+    .unwrap_or_default();
+    if request.issue_instant > now + skew
+        || request.issue_instant < now - skew - MAX_LOGOUT_REQUEST_AGE
+    {
+        return Err(WebError::BadRequest(
+            "LogoutRequest IssueInstant out of bounds".into(),
+        ));
+    }
+    if let Some(not_on_or_after) = request.not_on_or_after
+        && not_on_or_after <= now - skew
+    {
+        return Err(WebError::BadRequest("expired LogoutRequest".into()));
     }
     Ok(())
 }
@@ -500,6 +523,7 @@ pub async fn downstream_slo_redirect(
                     WebError::UnknownService(format!("unregistered issuer {:?}", request.issuer))
                 })?;
             verify_logout_request(
+                &state,
                 &message,
                 &request,
                 &service.saml.signing_certs,
@@ -546,6 +570,7 @@ pub async fn upstream_slo_redirect(
                 WebError::BadRequest(format!("unknown identity provider {:?}", request.issuer))
             })?;
             verify_logout_request(
+                &state,
                 &message,
                 &request,
                 &connector.signing_certs(),
