@@ -740,6 +740,29 @@ fn redirect_ending_session(state: &IdpState, location: String) -> Response {
         .into_response()
 }
 
+/// A logout message must come from the gateway and, when it names a
+/// Destination, name this IdP's SLO endpoint.
+fn check_from_gateway(
+    config: &SimIdpConfig,
+    issuer: &str,
+    destination: Option<&str>,
+) -> Result<(), IdpError> {
+    if issuer != config.sp_entity_id {
+        return Err(IdpError::Issuer {
+            found: Some(issuer.to_owned()),
+            expected: config.sp_entity_id.clone(),
+        });
+    }
+    let slo = config.url("/slo");
+    match destination {
+        Some(destination) if destination != slo => Err(IdpError::Destination {
+            found: destination.to_owned(),
+            expected: slo,
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn logout_answer(
     state: &IdpState,
     headers: &HeaderMap,
@@ -750,21 +773,7 @@ fn logout_answer(
     let request = messages::parse_logout_request(xml)
         .map_err(IdpError::Malformed)?
         .message;
-    if request.issuer != config.sp_entity_id {
-        return Err(IdpError::Issuer {
-            found: Some(request.issuer),
-            expected: config.sp_entity_id.clone(),
-        });
-    }
-    let slo = config.url("/slo");
-    if let Some(destination) = &request.destination
-        && *destination != slo
-    {
-        return Err(IdpError::Destination {
-            found: destination.clone(),
-            expected: slo,
-        });
-    }
+    check_from_gateway(config, &request.issuer, request.destination.as_deref())?;
     {
         let mut sessions = lock(&state.sessions);
         if let Some(cookie) = web::read_cookie(headers, SESSION_COOKIE) {
@@ -876,21 +885,7 @@ fn logout_answered(state: &IdpState, xml: &str) -> Result<(), IdpError> {
     let response = messages::parse_logout_response(xml)
         .map_err(IdpError::Malformed)?
         .message;
-    if response.issuer != config.sp_entity_id {
-        return Err(IdpError::Issuer {
-            found: Some(response.issuer),
-            expected: config.sp_entity_id.clone(),
-        });
-    }
-    let slo = config.url("/slo");
-    if let Some(destination) = response.destination
-        && destination != slo
-    {
-        return Err(IdpError::Destination {
-            found: destination,
-            expected: slo,
-        });
-    }
+    check_from_gateway(config, &response.issuer, response.destination.as_deref())?;
     let answered = response.in_response_to.unwrap_or_default();
     if lock(&state.logouts).take(&answered).is_none() {
         return Err(IdpError::UnexpectedLogoutResponse(answered));
