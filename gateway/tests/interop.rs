@@ -349,26 +349,13 @@ async fn a_pysaml2_service_provider_accepts_the_gateways_response() {
     );
 }
 
-const MAPPING: &str = r#"
-subject = { attribute = "urn:oid:1.3.6.1.4.1.20326.10.999.1.57" }
-
-[[rules]]
-from = "urn:oid:2.5.4.4"
-to = "surname"
-
-[[rules]]
-from = "urn:oid:2.5.4.42"
-to = "given_name"
-
-[[rules]]
-from = "urn:oid:1.3.6.1.4.1.20326.10.999.1.7"
-to = "profile"
-map = { eleve1d = "National_ELV", eleve2d = "National_ELV", resp1d = "National_TUT", resp2d = "National_TUT" }
-
-[[rules]]
-from = "urn:oid:1.3.6.1.4.1.20326.10.999.1.72"
-to = "uai"
-"#;
+/// The ÉduConnect mapping of the example configuration.
+fn educonnect_mapping() -> Mapping {
+    let example: toml::Table =
+        toml::from_str(include_str!("../../config/example/gateway.toml")).unwrap();
+    let config: MappingConfig = example["mapping"]["educonnect"].clone().try_into().unwrap();
+    Mapping::new(&config).unwrap()
+}
 
 /// The gateway's SP role facing a pysaml2 IdP, built as the gateway builds
 /// its connectors, and the files the IdP script needs.
@@ -399,7 +386,7 @@ mapping = "pysaml2"
             idp.entity_id
         ))
         .unwrap();
-        let mapping = Mapping::new(&toml::from_str::<MappingConfig>(MAPPING).unwrap()).unwrap();
+        let mapping = educonnect_mapping();
         let base = "https://sso.interop.invalid";
         let settings = Arc::new(SpSettings {
             entity_id: format!("{base}/saml/sp"),

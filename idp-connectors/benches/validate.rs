@@ -62,41 +62,8 @@ const AES_KEY_LEN: usize = 32;
 /// `FrEduCtId`, the stable ÉduConnect identifier (96 hex characters).
 const FR_EDU_CT_ID: &str = "3f9a1c0e7b5d2a4f6e8c0b1d3a5f7e9c2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d1f3a5c7e9b0d2f4a6c8e0b2d";
 
-/// The ÉduConnect mapping of the example configuration (subject from
-/// `FrEduCtId`, names, profile, school, level, birth date, INE hash, AAF join).
-const MAPPING_TOML: &str = r#"
-subject = { attribute = "urn:oid:1.3.6.1.4.1.20326.10.999.1.57" }
-[[rules]]
-from = "urn:oid:2.5.4.4"
-to = "surname"
-[[rules]]
-from = "urn:oid:2.5.4.42"
-to = "given_name"
-[[rules]]
-from = "urn:oid:1.3.6.1.4.1.20326.10.999.1.7"
-to = "profile"
-map = { eleve1d = "National_ELV", eleve2d = "National_ELV", resp1d = "National_TUT", resp2d = "National_TUT" }
-[[rules]]
-from = "urn:oid:1.3.6.1.4.1.20326.10.999.1.7"
-to = "affiliation"
-[[rules]]
-from = "urn:oid:1.3.6.1.4.1.20326.10.999.1.72"
-to = "uai"
-[[rules]]
-from = "urn:oid:1.3.6.1.4.1.20326.10.999.1.73"
-to = "level"
-[[rules]]
-from = "urn:oid:1.3.6.1.4.1.20326.10.999.1.67"
-to = "birth_date"
-[[rules]]
-from = "urn:oid:1.3.6.1.4.1.20326.10.999.1.64"
-to = "ine_hash"
-[[rules]]
-from = "FrEduCtRefId"
-to = "aaf_ref"
-pattern = '^\{AAF\}([^|]+)\|[^|]*\|(.+)$'
-replace = "$1|$2"
-"#;
+/// The example configuration, whose `[mapping.educonnect]` the bench uses.
+const EXAMPLE_CONFIG: &str = include_str!("../../config/example/gateway.toml");
 
 /// The keys of the scenario, and the same keys as bare OpenSSL objects.
 struct Keys {
@@ -384,7 +351,13 @@ mapping = "educonnect"
 {options}
 "#
     ))?;
-    let mapping_config: MappingConfig = toml::from_str(MAPPING_TOML)?;
+    let example: toml::Table = toml::from_str(EXAMPLE_CONFIG)?;
+    let mapping_config: MappingConfig = example
+        .get("mapping")
+        .and_then(|m| m.get("educonnect"))
+        .cloned()
+        .ok_or("no [mapping.educonnect] in the example configuration")?
+        .try_into()?;
     let metadata_xml = metadata::build_idp_metadata(&IdpMetadataSpec {
         entity_id: IDP_ENTITY,
         signing_certs: std::slice::from_ref(keys.idp.certificate()),
