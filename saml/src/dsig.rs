@@ -1,21 +1,34 @@
 //! Enveloped XML signatures of SAML messages, assertions and metadata
-//! (saml-core §5, xmldsig-core), created and verified by libxmlsec1 through
-//! samael, with the checks samael leaves to its callers done here first:
-//! algorithm allow-list (SHA-1 refused with its own error), same-document
-//! references to the signed element only, a fixed set of transforms, and
-//! verification with the given certificates only (never `ds:KeyInfo`).
+//! (saml-core §5, xmldsig-core).
 //!
-//! Both functions run blocking C code: async callers use `spawn_blocking`.
+//! Signing ([`sign_enveloped`]) is done here: exclusive canonicalization of
+//! the element this gateway built, SHA-256, and an RSA-SHA256 signature with
+//! the key loaded once at start-up (OpenSSL).
+//!
+//! Verification ([`verify_and_reduce`]) is libxmlsec1's, through samael, with
+//! the checks samael leaves to its callers done here first: algorithm
+//! allow-list (SHA-1 refused with its own error), same-document references to
+//! the signed element only, a fixed set of transforms, and verification with
+//! the given certificates only (never `ds:KeyInfo`).
+//!
+//! Both functions are CPU-bound (verification runs blocking C): async callers
+//! use `spawn_blocking`.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use openssl::error::ErrorStack;
+use openssl::hash::{MessageDigest, hash};
+use openssl::sign::Signer;
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, CryptoError, CryptoProvider, ReduceMode, XmlSec,
 };
 use thiserror::Error;
 
-use crate::keys::{Certificate, KeyError, SigningKey};
+use crate::keys::{Certificate, SigningKey};
 use crate::ns;
+use crate::xml::c14n;
 use crate::xml::tree::{self, Element};
-use crate::xml::{MAX_METADATA_LEN, SchemaError, XmlError, check_untrusted, escape_attr};
+use crate::xml::{C14nError, MAX_METADATA_LEN, SchemaError, XmlError, check_untrusted};
 
 /// Signature algorithms accepted by [`verify_and_reduce`].
 const ALLOWED_SIGNATURE_METHODS: [&str; 6] = [
@@ -94,11 +107,11 @@ pub enum DsigError {
         /// The ID.
         id: String,
     },
-    /// The signing key could not be exported for libxmlsec1.
-    #[error("signing key unusable: {0}")]
-    Key(#[from] KeyError),
-    /// libxmlsec1 failed to sign.
-    #[error("libxmlsec1 could not sign the document: {0}")]
+    /// The element to sign could not be canonicalized.
+    #[error("cannot canonicalize the element to sign: {0}")]
+    Canonicalization(#[from] C14nError),
+    /// The digest or the RSA signature failed in OpenSSL.
+    #[error("signing failed: {0}")]
     Signing(String),
     /// The document has no `ds:Signature`.
     #[error("the document is not signed")]
@@ -144,18 +157,23 @@ pub enum DsigError {
     Libxmlsec(String),
 }
 
-/// Enveloped signature of the element whose ID attribute is `element_id`:
-/// inserts a ds:Signature template (exc-c14n, enveloped-signature transform,
-/// SHA-256 digest, RSA-SHA256, KeyInfo/X509Data with the certificate) as the child
-/// that follows the element's saml:Issuer (schema order), or as its first child
-/// when it has no Issuer (metadata), then signs with libxmlsec1.
+/// Enveloped signature of the element whose ID attribute is `element_id`
+/// (xmldsig-core §6.6.4, saml-core §5.4): the element is canonicalized
+/// (exclusive c14n without comments), its SHA-256 digest goes into a
+/// `ds:SignedInfo` (exc-c14n, RSA-SHA256, enveloped-signature and exc-c14n
+/// transforms) written directly in canonical form, that SignedInfo is signed
+/// with the already loaded key, and the `ds:Signature` (with
+/// KeyInfo/X509Data carrying the certificate) is inserted as the child that
+/// follows the element's saml:Issuer (schema order), or as its first child when
+/// it has no Issuer (metadata).
 ///
-/// Only that element is handed to libxmlsec1 (with its inherited namespace
-/// declarations) and spliced back, so signing a Response whose Assertion is
-/// already signed keeps the Assertion's signature valid (sign the inner element
-/// first, then the outer).
+/// Everything outside the element is kept byte for byte, so signing a
+/// Response whose Assertion is already signed keeps the Assertion's
+/// signature valid (sign the inner element first, then the outer).
+/// Verification of received signatures is libxmlsec1's job
+/// ([`verify_and_reduce`]); the tests check what this function writes with
+/// libxmlsec1 and with the `xmlsec1` tool.
 pub fn sign_enveloped(xml: &str, element_id: &str, key: &SigningKey) -> Result<String, DsigError> {
-    check_untrusted(xml, MAX_METADATA_LEN)?;
     if !is_ncname(element_id) {
         return Err(DsigError::InvalidId {
             id: element_id.to_owned(),
@@ -191,26 +209,67 @@ pub fn sign_enveloped(xml: &str, element_id: &str, key: &SigningKey) -> Result<S
         Some(issuer) => issuer.span.end,
         None => target.content_start,
     };
-    let template = signature_template(element_id, key.certificate());
-    let standalone = target
-        .standalone_xml_with(xml, Some((insert_at, &template)))
-        .ok_or_else(|| DsigError::Signing("element span outside the document".to_owned()))?;
-    let der = key.private_key_der()?;
-    let signed = XmlSec::sign_xml(standalone.as_bytes(), &der)
-        .map_err(|e| DsigError::Signing(e.to_string()))?;
-    let signed = strip_declaration(&signed);
-    let (before, after) = (
-        xml.get(..target.span.start).unwrap_or_default(),
-        xml.get(target.span.end..).unwrap_or_default(),
+    let digest = hash(MessageDigest::sha256(), c14n::exclusive(target)?.as_bytes())
+        .map_err(|e| DsigError::Signing(format!("SHA-256 digest: {e}")))?;
+    let signed_info = signed_info_content(element_id, &BASE64.encode(digest));
+    let canonical_signed_info = format!(
+        r#"<ds:SignedInfo xmlns:ds="{}">{signed_info}</ds:SignedInfo>"#,
+        ns::DSIG
     );
-    if root.span == target.span {
-        return Ok(signed.to_owned());
-    }
-    let mut out = String::with_capacity(xml.len() + signed.len());
+    let signature_value = rsa_sha256(key, canonical_signed_info.as_bytes())
+        .map_err(|e| DsigError::Signing(format!("RSA-SHA256 signature: {e}")))?;
+    let signature = format!(
+        concat!(
+            r#"<ds:Signature xmlns:ds="{dsig}"><ds:SignedInfo>{signed_info}</ds:SignedInfo>"#,
+            r#"<ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo><ds:X509Data>"#,
+            r#"<ds:X509Certificate>{cert}</ds:X509Certificate>"#,
+            r#"</ds:X509Data></ds:KeyInfo></ds:Signature>"#
+        ),
+        dsig = ns::DSIG,
+        signed_info = signed_info,
+        value = BASE64.encode(signature_value),
+        cert = key.certificate().to_base64_der(),
+    );
+    let (before, after) = (
+        xml.get(..insert_at)
+            .ok_or_else(|| DsigError::Signing("insertion point outside the document".to_owned()))?,
+        xml.get(insert_at..).unwrap_or_default(),
+    );
+    let mut out = String::with_capacity(xml.len() + signature.len());
     out.push_str(before);
-    out.push_str(signed);
+    out.push_str(&signature);
     out.push_str(after);
     Ok(out)
+}
+
+/// PKCS#1 v1.5 RSA signature of the SHA-256 digest of `data`.
+fn rsa_sha256(key: &SigningKey, data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
+    let mut signer = Signer::new(MessageDigest::sha256(), key.pkey())?;
+    signer.update(data)?;
+    signer.sign_to_vec()
+}
+
+/// The children of `ds:SignedInfo` for a reference to `element_id`, in
+/// canonical form (exclusive c14n: no empty-element tags, attribute values
+/// escaped as C14N §2.3 requires).
+fn signed_info_content(element_id: &str, digest_b64: &str) -> String {
+    format!(
+        concat!(
+            r#"<ds:CanonicalizationMethod Algorithm="{c14n}"></ds:CanonicalizationMethod>"#,
+            r#"<ds:SignatureMethod Algorithm="{sig}"></ds:SignatureMethod>"#,
+            r##"<ds:Reference URI="#{id}"><ds:Transforms>"##,
+            r#"<ds:Transform Algorithm="{enveloped}"></ds:Transform>"#,
+            r#"<ds:Transform Algorithm="{c14n}"></ds:Transform>"#,
+            r#"</ds:Transforms><ds:DigestMethod Algorithm="{digest}"></ds:DigestMethod>"#,
+            r#"<ds:DigestValue>{digest_value}</ds:DigestValue></ds:Reference>"#
+        ),
+        c14n = ns::C14N_EXCLUSIVE,
+        sig = ns::SIG_RSA_SHA256,
+        id = element_id,
+        enveloped = ns::TRANSFORM_ENVELOPED,
+        digest = ns::DIGEST_SHA256,
+        digest_value = digest_b64,
+    )
 }
 
 /// Verifies every ds:Signature with only the given certificates (never KeyInfo
@@ -262,41 +321,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text
-}
-
-fn signature_template(element_id: &str, cert: &Certificate) -> String {
-    format!(
-        concat!(
-            r#"<ds:Signature xmlns:ds="{dsig}"><ds:SignedInfo>"#,
-            r#"<ds:CanonicalizationMethod Algorithm="{c14n}"/>"#,
-            r#"<ds:SignatureMethod Algorithm="{sig}"/>"#,
-            r##"<ds:Reference URI="#{id}"><ds:Transforms>"##,
-            r#"<ds:Transform Algorithm="{enveloped}"/><ds:Transform Algorithm="{c14n}"/>"#,
-            r#"</ds:Transforms><ds:DigestMethod Algorithm="{digest}"/>"#,
-            r#"<ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>"#,
-            r#"<ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data>"#,
-            r#"<ds:X509Certificate>{cert}</ds:X509Certificate>"#,
-            r#"</ds:X509Data></ds:KeyInfo></ds:Signature>"#
-        ),
-        dsig = ns::DSIG,
-        c14n = ns::C14N_EXCLUSIVE,
-        sig = ns::SIG_RSA_SHA256,
-        id = escape_attr(element_id),
-        enveloped = ns::TRANSFORM_ENVELOPED,
-        digest = ns::DIGEST_SHA256,
-        cert = cert.to_base64_der(),
-    )
-}
-
-/// Removes the `<?xml ...?>` declaration libxml2 writes, and surrounding whitespace.
-fn strip_declaration(xml: &str) -> &str {
-    let trimmed = xml.trim();
-    if trimmed.starts_with("<?xml")
-        && let Some(end) = trimmed.find("?>")
-    {
-        return trimmed.get(end + 2..).unwrap_or_default().trim();
-    }
-    trimmed
 }
 
 fn is_ncname(id: &str) -> bool {
@@ -389,11 +413,5 @@ mod tests {
         assert!(!is_ncname("a b"));
         assert!(!is_ncname(""));
         assert!(!is_ncname("a\"b"));
-    }
-
-    #[test]
-    fn declaration_is_stripped() {
-        assert_eq!(strip_declaration("<?xml version=\"1.0\"?>\n<a/>\n"), "<a/>");
-        assert_eq!(strip_declaration("<a/>"), "<a/>");
     }
 }

@@ -21,7 +21,7 @@ use thiserror::Error;
 use crate::keys::{Certificate, SigningKey};
 use crate::ns;
 use crate::xml::tree::{self, Element};
-use crate::xml::{MAX_MESSAGE_LEN, SchemaError, XmlError, check_untrusted};
+use crate::xml::{MAX_MESSAGE_LEN, SchemaError, XmlError};
 
 const AES_BLOCK: usize = 16;
 const GCM_IV_LEN: usize = 12;
@@ -208,7 +208,6 @@ pub fn encrypt_assertion(
     kt: KeyTransport,
     dc: DataCipher,
 ) -> Result<String, EncryptionError> {
-    check_untrusted(assertion_xml, MAX_MESSAGE_LEN)?;
     let root = tree::parse(assertion_xml, MAX_MESSAGE_LEN)?;
     if !root.is(ns::ASSERTION, "Assertion") {
         return Err(EncryptionError::NotAnAssertion { what: "input" });
@@ -320,7 +319,6 @@ pub fn decrypt_assertion(
     encrypted_assertion_xml: &str,
     key: &SigningKey,
 ) -> Result<String, EncryptionError> {
-    check_untrusted(encrypted_assertion_xml, MAX_MESSAGE_LEN)?;
     let root = tree::parse(encrypted_assertion_xml, MAX_MESSAGE_LEN)?;
     root.require_name(ns::ASSERTION, "EncryptedAssertion")?;
     let data = root.required_child(ns::XMLENC, "EncryptedData")?;
@@ -366,7 +364,6 @@ pub fn decrypt_assertion(
         Mode2::Gcm => decrypt_gcm(spec.cipher, &aes_key, &ciphertext)?,
     };
     let text = String::from_utf8(plaintext).map_err(|_| EncryptionError::PlaintextNotUtf8)?;
-    check_untrusted(&text, MAX_MESSAGE_LEN)?;
     let assertion = tree::parse(&text, MAX_MESSAGE_LEN)?;
     if !assertion.is(ns::ASSERTION, "Assertion") {
         return Err(EncryptionError::NotAnAssertion {

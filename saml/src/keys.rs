@@ -266,12 +266,6 @@ impl SigningKey {
             .map_err(openssl_err("encoding the private key as PEM"))
     }
 
-    pub(crate) fn private_key_der(&self) -> Result<Vec<u8>, KeyError> {
-        self.key
-            .private_key_to_der()
-            .map_err(openssl_err("encoding the private key as DER"))
-    }
-
     pub(crate) fn pkey(&self) -> &PKey<Private> {
         &self.key
     }

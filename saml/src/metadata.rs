@@ -126,7 +126,6 @@ pub struct EntityMetadata {
 /// one). A KeyDescriptor without `use` counts as both signing and encryption.
 /// Only role descriptors whose `protocolSupportEnumeration` lists SAML 2.0 count.
 pub fn parse(xml: &str, entity_id: Option<&str>) -> Result<EntityMetadata, MetadataError> {
-    check_untrusted(xml, MAX_METADATA_LEN)?;
     let root = tree::parse(xml, MAX_METADATA_LEN)?;
     let mut entities = Vec::new();
     if root.is(ns::METADATA, "EntitiesDescriptor") {

@@ -33,9 +33,7 @@ use thiserror::Error;
 
 use crate::ns;
 use crate::xml::tree::{self, Element};
-use crate::xml::{
-    MAX_MESSAGE_LEN, SchemaError, XmlError, check_untrusted, escape_attr, escape_text,
-};
+use crate::xml::{MAX_MESSAGE_LEN, SchemaError, XmlError, escape_attr, escape_text};
 
 /// Why a message could not be read or built.
 #[derive(Debug, Error)]
@@ -141,7 +139,6 @@ pub struct Received<T> {
 
 /// Reads `xml` (after [`check_untrusted`]) and checks its root element.
 fn parse_root(xml: &str, ns: &str, local: &'static str) -> Result<Element, MessageError> {
-    check_untrusted(xml, MAX_MESSAGE_LEN)?;
     let root = tree::parse(xml, MAX_MESSAGE_LEN)?;
     root.require_name(ns, local)?;
     Ok(root)

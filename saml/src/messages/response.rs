@@ -10,8 +10,8 @@ use super::{
     parse_status, protocol_root_open, required_id, status_xml,
 };
 use crate::ns;
+use crate::xml::MAX_MESSAGE_LEN;
 use crate::xml::tree;
-use crate::xml::{MAX_MESSAGE_LEN, check_untrusted};
 
 /// What to put in a Response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,6 @@ pub fn build_response(
 ) -> Result<String, MessageError> {
     let embedded = match assertion_xml {
         Some(xml) => {
-            check_untrusted(xml, MAX_MESSAGE_LEN)?;
             let root = tree::parse(xml, MAX_MESSAGE_LEN)?;
             if !root.is(ns::ASSERTION, "Assertion") && !root.is(ns::ASSERTION, "EncryptedAssertion")
             {

@@ -4,8 +4,10 @@
 //! nesting limit, UTF-8 only, well-formed, every prefix declared. Also the
 //! escaping used by every builder of this crate.
 
+pub(crate) mod c14n;
 pub(crate) mod tree;
 
+pub use c14n::C14nError;
 pub use tree::SchemaError;
 
 use thiserror::Error;

@@ -106,6 +106,8 @@ pub(crate) struct Attribute {
     pub ns: Option<String>,
     /// Local name.
     pub local: String,
+    /// Name as written (prefix included).
+    pub qname: String,
     /// Normalised value.
     pub value: String,
 }
@@ -352,6 +354,7 @@ fn read_start(
         let (attr_ns, attr_local) = reader.resolver().resolve_attribute(attr.key);
         let attr_ns = resolved(attr_ns, position)?;
         let attr_local = String::from_utf8_lossy(attr_local.as_ref()).into_owned();
+        let attr_qname = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
         if attrs
             .iter()
             .any(|a| a.ns == attr_ns && a.local == attr_local)
@@ -364,6 +367,7 @@ fn read_start(
         attrs.push(Attribute {
             ns: attr_ns,
             local: attr_local,
+            qname: attr_qname,
             value,
         });
     }
@@ -639,16 +643,6 @@ impl Element {
     /// inherited from ancestors added to the start tag. Canonical forms (and so
     /// signatures) are unchanged.
     pub fn standalone_xml(&self, source: &str) -> Option<String> {
-        self.standalone_xml_with(source, None)
-    }
-
-    /// [`Element::standalone_xml`], with `insertion.1` inserted at byte offset
-    /// `insertion.0` of `source` (which must lie inside this element's content).
-    pub fn standalone_xml_with(
-        &self,
-        source: &str,
-        insertion: Option<(usize, &str)>,
-    ) -> Option<String> {
         let name_end = self.span.start + 1 + self.qname.len();
         let mut out = String::with_capacity(self.span.len() + 4096);
         out.push_str(source.get(self.span.start..name_end)?);
@@ -666,15 +660,7 @@ impl Element {
             out.push_str(&super::escape_attr(uri));
             out.push('"');
         }
-        match insertion {
-            Some((at, text)) if at >= self.content_start && at < self.span.end => {
-                out.push_str(source.get(name_end..at)?);
-                out.push_str(text);
-                out.push_str(source.get(at..self.span.end)?);
-            }
-            Some(_) => return None,
-            None => out.push_str(source.get(name_end..self.span.end)?),
-        }
+        out.push_str(source.get(name_end..self.span.end)?);
         Some(out)
     }
 }

@@ -112,6 +112,56 @@ fn xmlsec1_verifies_every_signature_we_produce() {
     assert!(!xmlsec1_verifies(&tampered, &cert, None));
 }
 
+/// The canonicalization rules `sign_enveloped` applies itself, each present
+/// once in one document: namespaces declared on an ancestor (used and
+/// unused), a default namespace left with `xmlns=""`, a namespace used only in
+/// an attribute value (not visibly utilized), attribute order, characters
+/// escaped differently in text and attributes, a comment, non-ASCII text,
+/// whitespace between elements, an ancestor's `xml:lang`. libxmlsec1 and the
+/// xmlsec1 tool each canonicalize on their own: both must accept the
+/// signature, and both must refuse it once one character changes. A CDATA
+/// section is checked with the xmlsec1 tool only: samael's reduction to the
+/// signed content cannot match it back and refuses the document (fails
+/// closed; the IdPs we know never sign CDATA).
+#[test]
+fn canonicalization_edge_cases_verify_with_libxmlsec1_and_xmlsec1() {
+    let document = concat!(
+        "<w:Wrapper xmlns:w=\"urn:wrapper\" xmlns:unused=\"urn:unused\" ",
+        "xmlns=\"urn:outer-default\" xml:lang=\"fr\">\n  ",
+        "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" Version=\"2.0\" ",
+        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ID=\"_edge1\" ",
+        "IssueInstant=\"2026-09-01T08:00:00Z\">\n    ",
+        "<saml:Issuer>https://idp.test/</saml:Issuer>\n    <!-- comment -->\n    ",
+        "<saml:AttributeStatement><saml:Attribute Name=\"é &amp; &lt;&gt; &quot;'\" ",
+        "FriendlyName='tab&#9;nl&#10;cr&#13;' NameFormat=\"urn:x\">",
+        "<saml:AttributeValue xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xsi:type=\"xs:string\">",
+        "a &amp; b &lt; c &gt; d &#13; e ü 𝄞</saml:AttributeValue>",
+        "<plain b=\"2\" a=\"1\"/><other xmlns=\"\">x<deeper/></other>",
+        "</saml:Attribute></saml:AttributeStatement>\n  </saml:Assertion>\n</w:Wrapper>"
+    );
+    let signed = sign_enveloped(document, "_edge1", idp_key()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert) = write_key_files(dir.path(), "idp", idp_key());
+    assert!(xmlsec1_verifies(&signed, &cert, None), "{signed}");
+    let reduced = verify_and_reduce(&signed, &idp_cert()).unwrap();
+    assert!(reduced.contains("_edge1"), "{reduced}");
+
+    let tampered = signed.replace("d &#13; e", "d &#13; f");
+    assert_ne!(tampered, signed);
+    assert!(matches!(
+        verify_and_reduce(&tampered, &idp_cert()),
+        Err(DsigError::InvalidSignature)
+    ));
+    assert!(!xmlsec1_verifies(&tampered, &cert, None));
+
+    let cdata = document.replace(" e ü", " e<![CDATA[ <raw> & ]]> ü");
+    assert_ne!(cdata, document);
+    let signed = sign_enveloped(&cdata, "_edge1", idp_key()).unwrap();
+    assert!(xmlsec1_verifies(&signed, &cert, None), "{signed}");
+    let tampered = signed.replace("<raw>", "<raw/>");
+    assert!(!xmlsec1_verifies(&tampered, &cert, None));
+}
+
 #[test]
 fn xmlsec1_signed_document_verifies_with_verify_and_reduce() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,7 +343,7 @@ fn reference_to_another_element_is_refused() {
 fn xpath_transform_is_refused() {
     let assertion = signed_assertion("_a1");
     let xpath = assertion.replace(
-        "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+        "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:Transform>",
         "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>1</ds:XPath></ds:Transform>",
     );
     assert_ne!(xpath, assertion);
