@@ -1,0 +1,8 @@
+//! The AAF directory (domain reference §3): streaming import of the
+//! académies' exports, complete and delta, into a directory that the gateway
+//! joins at login to give each service the user's school, profile, classes
+//! and groups.
+
+pub mod encoding;
+pub mod names;
+pub mod parser;
