@@ -4,5 +4,9 @@
 //! and groups.
 
 pub mod encoding;
+pub mod import;
+pub mod model;
 pub mod names;
 pub mod parser;
+pub mod set;
+pub mod store;

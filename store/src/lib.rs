@@ -31,4 +31,4 @@ pub use error::StoreError;
 pub use json::{get_json, put_json, take_json};
 pub use memory::MemoryStore;
 pub use redis_store::{RedisConfig, RedisStore};
-pub use store::Store;
+pub use store::{BatchWrite, Store};

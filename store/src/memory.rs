@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::store::{effective_ttl, key_kind};
-use crate::{Store, StoreError};
+use crate::{BatchWrite, Store, StoreError};
 
 /// Most expired entries a single operation purges besides the key it uses.
 const SWEEP_LIMIT: usize = 64;
@@ -221,6 +221,59 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn write_batch(&self, writes: &[BatchWrite], ttl: Duration) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock(now);
+        for write in writes {
+            match write {
+                BatchWrite::Put { key, value } => {
+                    state.insert(key, Value::Bytes(value.clone()), deadline(now, ttl));
+                }
+                BatchWrite::Delete { key } => {
+                    state.remove(key);
+                }
+                BatchWrite::SetAdd { key, member } => {
+                    match state.live(key, now).map(|entry| &mut entry.value) {
+                        Some(Value::Set(members)) => {
+                            members.insert(member.clone());
+                            state.set_expiry(key, deadline(now, ttl));
+                        }
+                        Some(Value::Bytes(_)) => return Err(wrong_type("write_batch", key)),
+                        None => {
+                            let members = BTreeSet::from([member.clone()]);
+                            state.insert(key, Value::Set(members), deadline(now, ttl));
+                        }
+                    }
+                }
+                BatchWrite::SetRemove { key, member } => {
+                    match state.live(key, now).map(|entry| &mut entry.value) {
+                        Some(Value::Set(members)) => {
+                            members.remove(member);
+                            if members.is_empty() {
+                                state.remove(key);
+                            }
+                        }
+                        Some(Value::Bytes(_)) => return Err(wrong_type("write_batch", key)),
+                        None => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock(now);
+        keys.iter()
+            .map(|key| match state.live(key, now).map(|entry| &entry.value) {
+                None => Ok(None),
+                Some(Value::Bytes(bytes)) => Ok(Some(bytes.clone())),
+                Some(Value::Set(_)) => Err(wrong_type("get_many", key)),
+            })
+            .collect()
     }
 }
 

@@ -21,7 +21,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
 
 use crate::store::{effective_ttl, key_kind};
-use crate::{Store, StoreError};
+use crate::{BatchWrite, Store, StoreError};
 
 /// Reconnection attempts after the first one, within one reconnection round.
 /// Kept small: a command waits for the round it finds in progress (bounded by
@@ -219,13 +219,35 @@ impl RedisStore {
         key: &str,
         command: impl Future<Output = RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        let error = match tokio::time::timeout(self.command_timeout, command).await {
+        self.bounded_by(self.command_timeout, op, key, command)
+            .await
+    }
+
+    /// The same for a pipeline of `len` commands: the command timeout plus
+    /// one more per 500 commands.
+    async fn bounded_batch<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        len: usize,
+        command: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        let extra = u32::try_from(len / 500).unwrap_or(u32::MAX);
+        let limit = self.command_timeout.saturating_mul(extra.saturating_add(1));
+        self.bounded_by(limit, op, key, command).await
+    }
+
+    async fn bounded_by<T>(
+        &self,
+        limit: Duration,
+        op: &'static str,
+        key: &str,
+        command: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        let error = match tokio::time::timeout(limit, command).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(err)) => classify(op, key, self.command_timeout, &err),
-            Err(_) => StoreError::Timeout {
-                op,
-                after: self.command_timeout,
-            },
+            Ok(Err(err)) => classify(op, key, limit, &err),
+            Err(_) => StoreError::Timeout { op, after: limit },
         };
         tracing::debug!(op, key_kind = key_kind(key), %error, "state store command failed");
         Err(error)
@@ -403,6 +425,67 @@ impl Store for RedisStore {
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         self.query("set_members", key, self.keyed("SMEMBERS", key))
             .await
+    }
+
+    async fn write_batch(&self, writes: &[BatchWrite], ttl: Duration) -> Result<(), StoreError> {
+        let Some(first) = writes.first() else {
+            return Ok(());
+        };
+        let millis = ttl_millis(ttl);
+        let mut pipeline = redis::pipe();
+        for write in writes {
+            let key = self.full_key(write.key());
+            match write {
+                BatchWrite::Put { value, .. } => {
+                    pipeline
+                        .cmd("SET")
+                        .arg(&key)
+                        .arg(value.as_slice())
+                        .arg("PX")
+                        .arg(millis)
+                        .ignore();
+                }
+                BatchWrite::Delete { .. } => {
+                    pipeline.cmd("UNLINK").arg(&key).ignore();
+                }
+                BatchWrite::SetAdd { member, .. } => {
+                    pipeline
+                        .cmd("SADD")
+                        .arg(&key)
+                        .arg(member)
+                        .ignore()
+                        .cmd("PEXPIRE")
+                        .arg(&key)
+                        .arg(millis)
+                        .ignore();
+                }
+                BatchWrite::SetRemove { member, .. } => {
+                    pipeline.cmd("SREM").arg(&key).arg(member).ignore();
+                }
+            }
+        }
+        let mut connection = self.manager.clone();
+        self.bounded_batch("write_batch", first.key(), writes.len(), async move {
+            pipeline.query_async::<()>(&mut connection).await
+        })
+        .await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let Some(first) = keys.first() else {
+            return Ok(Vec::new());
+        };
+        let mut pipeline = redis::pipe();
+        for key in keys {
+            pipeline.cmd("GET").arg(self.full_key(key));
+        }
+        let mut connection = self.manager.clone();
+        self.bounded_batch("get_many", first, keys.len(), async move {
+            pipeline
+                .query_async::<Vec<Option<Vec<u8>>>>(&mut connection)
+                .await
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -43,6 +43,58 @@ pub trait Store: Send + Sync + 'static {
 
     /// Health probe (`PING`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Applies writes in order, pipelined, **not** atomically: after an error
+    /// a prefix of the batch may have been applied. For bulk imports (the AAF
+    /// directory) whose commit point is a later single write. Every key put
+    /// or added to gets `ttl`.
+    async fn write_batch(&self, writes: &[BatchWrite], ttl: Duration) -> Result<(), StoreError>;
+
+    /// Reads several values, pipelined; one entry per key, `None` when absent.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+}
+
+/// One write of [`Store::write_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchWrite {
+    /// Sets a value.
+    Put {
+        /// The key.
+        key: String,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Deletes a key of any type.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// Adds a member to a set.
+    SetAdd {
+        /// The set's key.
+        key: String,
+        /// The member.
+        member: String,
+    },
+    /// Removes a member from a set (absent member or set: no error).
+    SetRemove {
+        /// The set's key.
+        key: String,
+        /// The member.
+        member: String,
+    },
+}
+
+impl BatchWrite {
+    /// The key written.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Put { key, .. }
+            | Self::Delete { key }
+            | Self::SetAdd { key, .. }
+            | Self::SetRemove { key, .. } => key,
+        }
+    }
 }
 
 /// Shortest TTL a store applies.

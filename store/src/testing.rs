@@ -51,6 +51,15 @@ pub enum HarnessError {
     #[error("cannot spawn redis-server: {0}")]
     Spawn(std::io::Error),
 
+    /// `kill` could not send a signal to the server.
+    #[error("cannot send {signal} to redis-server: {reason}")]
+    Signal {
+        /// The signal.
+        signal: &'static str,
+        /// Why.
+        reason: String,
+    },
+
     /// The CA certificate of a TLS server could not be read.
     #[error("cannot read the TLS CA certificate {path}: {source}")]
     TlsCa {
@@ -211,6 +220,42 @@ impl RedisServer {
         let deadline = Instant::now() + STOP_TIMEOUT;
         while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
             tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+
+    /// Freezes the server (`SIGSTOP`): it keeps its data and its port but
+    /// answers nothing, like a Redis that became unreachable.
+    pub fn freeze(&self) -> Result<(), HarnessError> {
+        self.signal("-STOP")
+    }
+
+    /// Resumes a frozen server (`SIGCONT`).
+    pub fn thaw(&self) -> Result<(), HarnessError> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &'static str) -> Result<(), HarnessError> {
+        let Some(child) = &self.child else {
+            return Err(HarnessError::Signal {
+                signal,
+                reason: "the server is stopped".to_owned(),
+            });
+        };
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .map_err(|e| HarnessError::Signal {
+                signal,
+                reason: e.to_string(),
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(HarnessError::Signal {
+                signal,
+                reason: status.to_string(),
+            })
         }
     }
 

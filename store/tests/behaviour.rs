@@ -58,4 +58,5 @@ against_both_stores!(
     sets,
     wrong_types,
     ping,
+    batches,
 );

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sso_store::{Store, StoreError};
+use sso_store::{BatchWrite, Store, StoreError};
 
 /// A TTL no check outlives.
 const LONG: Duration = Duration::from_secs(60);
@@ -249,4 +249,87 @@ pub async fn wrong_types(store: &dyn Store) {
 
 pub async fn ping(store: &dyn Store) {
     store.ping().await.unwrap();
+}
+
+pub async fn batches(store: &dyn Store) {
+    assert!(store.write_batch(&[], LONG).await.is_ok());
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+    store.put("dir:stale", b"old", LONG).await.unwrap();
+    let writes = [
+        BatchWrite::Put {
+            key: "dir:a".to_owned(),
+            value: b"1".to_vec(),
+        },
+        BatchWrite::Put {
+            key: "dir:a".to_owned(),
+            value: b"2".to_vec(),
+        },
+        BatchWrite::Put {
+            key: "dir:short".to_owned(),
+            value: b"x".to_vec(),
+        },
+        BatchWrite::Delete {
+            key: "dir:stale".to_owned(),
+        },
+        BatchWrite::SetAdd {
+            key: "dir:set".to_owned(),
+            member: "p1".to_owned(),
+        },
+        BatchWrite::SetAdd {
+            key: "dir:set".to_owned(),
+            member: "p2".to_owned(),
+        },
+        BatchWrite::SetRemove {
+            key: "dir:set".to_owned(),
+            member: "p1".to_owned(),
+        },
+        BatchWrite::SetRemove {
+            key: "dir:none".to_owned(),
+            member: "p1".to_owned(),
+        },
+    ];
+    store.write_batch(&writes, LONG).await.unwrap();
+    let keys: Vec<String> = ["dir:a", "dir:stale", "dir:missing", "dir:short"]
+        .map(str::to_owned)
+        .to_vec();
+    assert_eq!(
+        store.get_many(&keys).await.unwrap(),
+        [Some(b"2".to_vec()), None, None, Some(b"x".to_vec())]
+    );
+    assert_eq!(store.set_members("dir:set").await.unwrap(), ["p2"]);
+
+    // The batch's TTL applies to every key it writes.
+    store
+        .write_batch(
+            &[BatchWrite::Put {
+                key: "dir:short".to_owned(),
+                value: b"y".to_vec(),
+            }],
+            SHORT,
+        )
+        .await
+        .unwrap();
+    sleep_past_short().await;
+    assert_eq!(store.get("dir:short").await.unwrap(), None);
+    assert_eq!(store.get("dir:a").await.unwrap(), Some(b"2".to_vec()));
+
+    // A batch of a thousand writes, then read back in one call.
+    let many: Vec<BatchWrite> = (0..1000)
+        .map(|i| BatchWrite::Put {
+            key: format!("dir:many:{i}"),
+            value: i.to_string().into_bytes(),
+        })
+        .collect();
+    store.write_batch(&many, LONG).await.unwrap();
+    let keys: Vec<String> = (0..1000).map(|i| format!("dir:many:{i}")).collect();
+    let values = store.get_many(&keys).await.unwrap();
+    assert_eq!(values.len(), 1000);
+    assert_eq!(values[999], Some(b"999".to_vec()));
+
+    // Reading a set with get_many is a type error, as `get` is.
+    assert_wrong_type(
+        store.get_many(&["dir:set".to_owned()]).await,
+        "get_many",
+        "dir",
+    );
 }
