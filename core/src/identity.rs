@@ -45,6 +45,8 @@ pub mod attr {
     pub const AAF_REF: &str = "aaf_ref";
     /// Académie code.
     pub const ACADEMIE: &str = "academie";
+    /// A guardian's children from the directory, `nom##prénom##UAI`.
+    pub const CHILDREN: &str = "children";
 
     /// Every canonical name above, for validation of configuration files.
     pub const ALL: &[&str] = &[
@@ -63,6 +65,7 @@ pub mod attr {
         GROUPS,
         AAF_REF,
         ACADEMIE,
+        CHILDREN,
     ];
 }
 

@@ -96,6 +96,9 @@ pub struct Teaching {
     /// The class or group code.
     #[serde(rename = "c")]
     pub code: String,
+    /// Its label (the code when the structure does not give one).
+    #[serde(rename = "l")]
+    pub label: String,
     /// The subject's id.
     #[serde(rename = "m")]
     pub subject: String,
@@ -469,8 +472,15 @@ impl Person {
                     let structure = meaningful(parts.first())?;
                     let code = meaningful(parts.get(1))?;
                     let subject = meaningful(parts.get(2))?;
+                    let labels = references
+                        .structures
+                        .get(&structure)
+                        .map(|s| if groups { &s.groups } else { &s.classes });
                     Some(Teaching {
                         subject_label: references.subjects.get(&subject).cloned(),
+                        label: labels
+                            .and_then(|l| l.get(&code).cloned())
+                            .unwrap_or_else(|| code.clone()),
                         structure,
                         code,
                         subject,
@@ -683,6 +693,7 @@ mod tests {
             teacher.teaching[0].subject_label.as_deref(),
             Some("LETTRES MODERNES")
         );
+        assert_eq!(teacher.teaching[0].label, "6EME A");
         let mut unknown = Person::new("P2", PersonKind::Staff);
         unknown.apply("ENTPersonFonctions", &v(&["S0359991$XYZ$?$-$-"]), &refs);
         assert!(rules.derive(&unknown).is_empty());

@@ -43,6 +43,65 @@ pub struct GatewayConfig {
     /// Attribute mappings, by name.
     #[serde(default)]
     pub mapping: BTreeMap<String, Spanned<MappingConfig>>,
+    /// The AAF directory: import and join at login.
+    #[serde(default)]
+    pub directory: DirectoryConfig,
+}
+
+/// What a login does when the user has no active directory entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingEntry {
+    /// Go on with the upstream attributes only.
+    #[default]
+    Continue,
+    /// Refuse the login with a page saying why.
+    Reject,
+}
+
+/// `[directory]`: the AAF directory (domain reference §3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// Join each upstream login with the directory.
+    #[serde(default = "default_true")]
+    pub join_at_login: bool,
+    /// A user without an active entry: `continue` or `reject`.
+    #[serde(default)]
+    pub missing_entry: MissingEntry,
+    /// Largest share of active persons a complete export may remove without `--force`.
+    #[serde(default = "default_removed_share")]
+    pub max_removed_share: f64,
+    /// Days a person who left is kept inactive before being purged.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Profiles derived from AAF function codes.
+    #[serde(default)]
+    pub profiles: sso_directory::model::ProfileRules,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_removed_share() -> f64 {
+    0.2
+}
+
+fn default_retention_days() -> u32 {
+    92
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        Self {
+            join_at_login: true,
+            missing_entry: MissingEntry::default(),
+            max_removed_share: default_removed_share(),
+            retention_days: default_retention_days(),
+            profiles: sso_directory::model::ProfileRules::default(),
+        }
+    }
 }
 
 fn default_listen() -> String {

@@ -17,6 +17,9 @@ pub enum WebError {
     LoginFailed(String),
     /// The person may not use the service.
     AccessDenied(String),
+    /// The person has no (active) entry in the académie directory and the
+    /// configuration requires one.
+    NotInDirectory(String),
     /// The pending request expired or belongs to another browser.
     Expired(String),
     /// The shared store is unreachable.
@@ -45,7 +48,7 @@ impl WebError {
                 StatusCode::BAD_REQUEST
             }
             WebError::LoginFailed(_) => StatusCode::UNAUTHORIZED,
-            WebError::AccessDenied(_) => StatusCode::FORBIDDEN,
+            WebError::AccessDenied(_) | WebError::NotInDirectory(_) => StatusCode::FORBIDDEN,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,6 +76,13 @@ impl WebError {
                 "Votre profil ne permet pas d'accéder à ce service.",
                 Some("Si vous pensez que c'est une erreur, adressez-vous à votre établissement."),
             ),
+            WebError::NotInDirectory(_) => (
+                "Compte introuvable dans l'annuaire",
+                "Votre identité a bien été vérifiée, mais votre compte ne figure pas (ou plus) dans l'annuaire de votre académie.",
+                Some(
+                    "Adressez-vous au secrétariat de votre établissement : il peut vérifier votre inscription.",
+                ),
+            ),
             WebError::Expired(_) => (
                 "Votre demande a expiré",
                 "La demande de connexion a expiré ou a été ouverte dans un autre navigateur.",
@@ -97,6 +107,7 @@ impl WebError {
             | WebError::UnknownService(d)
             | WebError::LoginFailed(d)
             | WebError::AccessDenied(d)
+            | WebError::NotInDirectory(d)
             | WebError::Expired(d)
             | WebError::Unavailable(d)
             | WebError::Internal(d) => d,

@@ -6,10 +6,12 @@
 //! `check-config`; this library holds everything they run, so that the tests
 //! start the very same server.
 
+pub mod aaf;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod issue;
+pub mod join;
 pub mod pages;
 pub mod server;
 pub mod session;

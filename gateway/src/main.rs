@@ -1,10 +1,17 @@
-//! `sso-gateway`: serve, demo, check-config.
+//! `sso-gateway`: serve, demo, check-config, aaf.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sso_gateway::config::LoadedConfig;
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use sso_directory::import::{Progress, import};
+use sso_directory::set::ExportSet;
+use sso_directory::store::Directory;
+use sso_gateway::aaf;
+use sso_gateway::config::{LoadedConfig, StoreConfig};
 use sso_gateway::demo::{DemoStack, DemoStore};
 use sso_gateway::server;
 use tokio::net::TcpListener;
@@ -42,6 +49,43 @@ enum Command {
         #[arg(long, short, env = "SSO_CONFIG")]
         config: PathBuf,
     },
+    /// Import and inspect the AAF directory (kept in the configured Redis).
+    Aaf {
+        /// The configuration file.
+        #[arg(long, short, env = "SSO_CONFIG")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: AafCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AafCommand {
+    /// Import an export: XML files, a folder or a tar archive, with or
+    /// without its bordereau.
+    Import {
+        /// The files, folder or archive.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Read and check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply a complete export above the removal threshold.
+        #[arg(long)]
+        force: bool,
+        /// Académie code, when the files' header has none (or to override it).
+        #[arg(long)]
+        academie: Option<String>,
+    },
+    /// Print one person as the gateway sees them.
+    Show {
+        /// Académie code (e.g. AC-RENNES).
+        academie: String,
+        /// The person's AAF id.
+        id: String,
+    },
+    /// Generations, last files applied, counts.
+    Status,
 }
 
 fn init_logs(json: bool) {
@@ -113,6 +157,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             server::serve(listener, router).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Aaf { config, command } => aaf(&config, command).await,
         Command::Demo { listen, config_out } => {
             init_logs(false);
             let listener = TcpListener::bind(&listen).await?;
@@ -129,6 +174,93 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             println!();
             server::serve(listener, stack.router).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn aaf(config: &std::path::Path, command: AafCommand) -> anyhow::Result<ExitCode> {
+    let loaded = match LoadedConfig::load(config) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            eprint!("{problems}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if matches!(loaded.config.store, StoreConfig::Memory) {
+        anyhow::bail!(
+            "[store] kind = \"memory\" keeps nothing between processes: the directory must be imported into the shared Redis"
+        );
+    }
+    let store = server::connect_store(&loaded.config.store).await?;
+    let directory = Directory::new(Arc::clone(&store));
+    match command {
+        AafCommand::Import {
+            paths,
+            dry_run,
+            force,
+            academie,
+        } => {
+            let set = ExportSet::open(&paths)?;
+            eprintln!(
+                "{} {} export of {}, {} files, {} bytes{}",
+                set.prefix,
+                set.kind.as_str(),
+                set.date,
+                set.files.len(),
+                set.bytes(),
+                if set.bordereau_checked {
+                    ", bordereau checked"
+                } else {
+                    ", no bordereau"
+                }
+            );
+            let options = aaf::import_options(&loaded.config.directory, dry_run, force, academie);
+            let terminal = std::io::stderr().is_terminal();
+            let mut last = String::new();
+            let mut show = |progress: Progress| {
+                let line = aaf::progress_line(&progress);
+                if terminal {
+                    eprint!("\r{line}");
+                } else if line.get(..22) != last.get(..22) {
+                    eprintln!("{line}");
+                }
+                last = line;
+            };
+            let result = import(
+                store.as_ref(),
+                &set,
+                &loaded.config.directory.profiles,
+                &options,
+                &mut show,
+            )
+            .await;
+            if terminal {
+                eprintln!();
+            }
+            match result {
+                Ok(report) => {
+                    print!("{}", aaf::format_report(&report));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("import refused, nothing switched: {error}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        AafCommand::Show { academie, id } => match aaf::show(&directory, &academie, &id).await? {
+            Some(text) => {
+                println!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("no person {id} in the directory of {academie}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        AafCommand::Status => {
+            print!("{}", aaf::status(&directory).await?);
             Ok(ExitCode::SUCCESS)
         }
     }

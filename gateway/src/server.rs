@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use sso_directory::store::Directory;
 use sso_store::{MemoryStore, RedisConfig, RedisStore, Store};
 use tokio::net::TcpListener;
 
@@ -73,6 +74,7 @@ pub async fn build(
     let state = AppState {
         config: Arc::new(config),
         urls: Arc::new(urls),
+        directory: Directory::new(Arc::clone(&store)),
         store,
         registry,
         connectors: Arc::new(connectors),

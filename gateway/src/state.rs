@@ -10,6 +10,7 @@ use std::time::Duration;
 use idp_connectors::metadata::MetadataSource;
 use idp_connectors::saml::{SamlConnector, SpSettings};
 use sp_registry::{IdentifierKey, Registry};
+use sso_directory::store::Directory;
 use sso_saml::keys::SigningKey;
 use sso_store::Store;
 
@@ -81,6 +82,8 @@ pub struct AppState {
     pub urls: Arc<Urls>,
     /// Shared state.
     pub store: Arc<dyn Store>,
+    /// The AAF directory, in the same store.
+    pub directory: Directory,
     /// Downstream services.
     pub registry: Arc<Registry>,
     /// Upstream identity providers.
@@ -155,6 +158,15 @@ pub async fn prepare(
         ));
     }
     let urls = Urls::new(public_url);
+    let share = config.directory.max_removed_share;
+    if !(0.0..=1.0).contains(&share) {
+        problems.push(ConfigProblem {
+            file: loaded.path.clone(),
+            line: None,
+            field: Some("directory.max_removed_share".to_owned()),
+            message: format!("{share} is not a share between 0 and 1 (0.2 = 20 %)"),
+        });
+    }
 
     let keys = &config.keys;
     let load_pair = |key: &toml::Spanned<std::path::PathBuf>,

@@ -17,6 +17,7 @@ use super::CookieJar;
 use super::cookies::{SameSite, set_cookie};
 use super::downstream::{self, BROWSER_COOKIE, SamlPost, browser_binding};
 use crate::error::WebError;
+use crate::join::{self, JoinError};
 use crate::pages::IdpChoice;
 use crate::session::{Session, UpstreamRequest};
 use crate::state::AppState;
@@ -181,13 +182,23 @@ pub async fn acs(
             other => WebError::LoginFailed(format!("{}: {other}", connector.id())),
         })?;
 
+    let identity = join::join(&state.directory, &state.config.directory, login.identity)
+        .await
+        .map_err(|err| match err {
+            err if err.is_unavailable() => WebError::Unavailable(err.to_string()),
+            JoinError::NotFound(_) => {
+                WebError::NotInDirectory(format!("{}: {err}", connector.id()))
+            }
+            other => WebError::Internal(other.to_string()),
+        })?;
+
     let now = Utc::now().timestamp();
     let cookie_name = &state.config.session.cookie_name;
     if let Some(old) = jar.get(cookie_name) {
         sessions.delete(old).await?;
     }
     let session = Session {
-        identity: login.identity,
+        identity,
         created_at: now,
         upstream_name_id: login.name_id.as_ref().map(|n| n.value.clone()),
         upstream_name_id_format: login.name_id.as_ref().and_then(|n| n.format.clone()),
