@@ -34,6 +34,7 @@ use crate::set::{ExportSet, SetFile};
 use crate::store::{
     DIRECTORY_TTL, DirectoryError, IdEntry, Meta, absent_key, academies_key, children_key, decode,
     ids_key, journal_key, mail_key, meta_key, person_key, read_meta, read_references, refs_key,
+    sources_key,
 };
 
 /// Writes sent to the store in one pipeline.
@@ -224,9 +225,9 @@ pub enum ImportError {
     /// An académie code that cannot be part of a key.
     #[error("académie code {0:?} must be letters, digits and '-' only")]
     BadAcademie(String),
-    /// A delta for an académie with no complete import.
-    #[error("académie {0} has no directory yet: import a complete export first")]
-    NoGeneration(String),
+    /// A delta for a source with no complete import.
+    #[error("académie {0} has no {1} directory yet: import a complete export first")]
+    NoGeneration(String, String),
     /// A delta older than the current generation.
     #[error(
         "this delta is dated {delta}, before the complete export of {complete} that the directory was built from: refused"
@@ -531,7 +532,7 @@ impl Context<'_> {
     }
 
     async fn complete(&mut self, report: &mut ImportReport) -> Result<(), ImportError> {
-        let previous = read_meta(self.store, &self.academie).await?;
+        let previous = read_meta(self.store, &self.academie, &self.set.prefix).await?;
         let generation = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
         let generation = match &previous {
             Some(meta) if meta.generation >= generation => meta.generation + 1,
@@ -803,7 +804,11 @@ impl Context<'_> {
         };
         // The commit point: from this write on, logins read the new generation.
         self.store
-            .put(&meta_key(&self.academie), &encode(&meta), DIRECTORY_TTL)
+            .put(
+                &meta_key(&self.academie, &self.set.prefix),
+                &encode(&meta),
+                DIRECTORY_TTL,
+            )
             .await?;
         self.record_files().await?;
         report.generation = Some(generation);
@@ -824,6 +829,10 @@ impl Context<'_> {
             key: academies_key(),
             member: self.academie.clone(),
         });
+        writes.push(BatchWrite::SetAdd {
+            key: sources_key(&self.academie),
+            member: self.set.prefix.clone(),
+        });
         self.store.write_batch(&writes, DIRECTORY_TTL).await?;
         Ok(())
     }
@@ -833,8 +842,11 @@ impl Context<'_> {
         report: &mut ImportReport,
         journal: &HashSet<String>,
     ) -> Result<(), ImportError> {
-        let Some(mut meta) = read_meta(self.store, &self.academie).await? else {
-            return Err(ImportError::NoGeneration(self.academie.clone()));
+        let Some(mut meta) = read_meta(self.store, &self.academie, &self.set.prefix).await? else {
+            return Err(ImportError::NoGeneration(
+                self.academie.clone(),
+                self.set.prefix.clone(),
+            ));
         };
         if self.set.date < meta.export_date {
             return Err(ImportError::DeltaTooOld {
@@ -927,7 +939,11 @@ impl Context<'_> {
         meta.id_chunks = chunks.written;
         meta.last_files = self.set.files.iter().map(|f| f.name.to_string()).collect();
         self.store
-            .put(&meta_key(&self.academie), &encode(&meta), DIRECTORY_TTL)
+            .put(
+                &meta_key(&self.academie, &self.set.prefix),
+                &encode(&meta),
+                DIRECTORY_TTL,
+            )
             .await?;
         self.record_files().await?;
         report.generation = Some(generation);

@@ -8,7 +8,8 @@
 //! | key | value |
 //! |---|---|
 //! | `dir:academies` | set of the académie codes loaded |
-//! | `dir:<aca>:meta` | the current generation ([`Meta`], JSON): **the commit point** of a complete import |
+//! | `dir:<aca>:sources` | set of the export prefixes loaded for the académie (`ENT1D`, `ENT2D`) |
+//! | `dir:<aca>:<prefix>:meta` | the current generation of that source ([`Meta`], JSON): **the commit point** of a complete import |
 //! | `dir:<aca>:journal` | set of `<file name> <sha256>` of every file applied |
 //! | `dir:<aca>:<gen>:p:<id>` | a [`Person`] (JSON) |
 //! | `dir:<aca>:<gen>:mail:<e-mail>` | the id of the staff member with that academic e-mail |
@@ -16,6 +17,10 @@
 //! | `dir:<aca>:<gen>:refs` | the [`References`] (structures, subjects, MEFs), JSON |
 //! | `dir:<aca>:<gen>:ids:<n>` | chunk `n` of the generation's entries ([`IdEntry`] list, JSON) |
 //! | `dir:<aca>:<gen>:absent` | set of the ids kept inactive until their purge |
+//!
+//! The 1st- and 2nd-degree exports of one académie are separate sources
+//! with their own generations, side by side (their ids do not overlap):
+//! lookups go through every source of the académie.
 //!
 //! A generation number is the import's start time in milliseconds, never
 //! reused, so the keys of an import that failed half-way can never mix with
@@ -96,8 +101,11 @@ pub enum DirectoryError {
 pub(crate) fn academies_key() -> String {
     "dir:academies".to_owned()
 }
-pub(crate) fn meta_key(aca: &str) -> String {
-    format!("dir:{aca}:meta")
+pub(crate) fn sources_key(aca: &str) -> String {
+    format!("dir:{aca}:sources")
+}
+pub(crate) fn meta_key(aca: &str, prefix: &str) -> String {
+    format!("dir:{aca}:{prefix}:meta")
 }
 pub(crate) fn journal_key(aca: &str) -> String {
     format!("dir:{aca}:journal")
@@ -131,12 +139,13 @@ pub(crate) fn decode<T: DeserializeOwned>(
     })
 }
 
-/// The current generation of an académie, `None` before its first complete import.
+/// The current generation of a source, `None` before its first complete import.
 pub(crate) async fn read_meta(
     store: &dyn Store,
     academie: &str,
+    prefix: &str,
 ) -> Result<Option<Meta>, DirectoryError> {
-    match store.get(&meta_key(academie)).await? {
+    match store.get(&meta_key(academie, prefix)).await? {
         Some(bytes) => Ok(Some(decode("meta", &bytes)?)),
         None => Ok(None),
     }
@@ -179,17 +188,37 @@ impl Directory {
         Ok(academies)
     }
 
-    /// The current generation of an académie, `None` before its first complete import.
-    pub async fn meta(&self, academie: &str) -> Result<Option<Meta>, DirectoryError> {
-        read_meta(self.store.as_ref(), academie).await
+    /// The current generation of one source of an académie (`prefix`:
+    /// `ENT1D`, `ENT2D`), `None` before its first complete import.
+    pub async fn meta(&self, academie: &str, prefix: &str) -> Result<Option<Meta>, DirectoryError> {
+        read_meta(self.store.as_ref(), academie, prefix).await
     }
 
-    /// A person of the current generation, active or not.
+    /// The current generation of every source of an académie, by prefix.
+    pub async fn metas(&self, academie: &str) -> Result<Vec<Meta>, DirectoryError> {
+        let mut prefixes = self.store.set_members(&sources_key(academie)).await?;
+        prefixes.sort();
+        let mut metas = Vec::new();
+        for prefix in prefixes {
+            if let Some(meta) = self.meta(academie, &prefix).await? {
+                metas.push(meta);
+            }
+        }
+        Ok(metas)
+    }
+
+    /// A person of the académie (any source), the active entry first.
     pub async fn person(&self, academie: &str, id: &str) -> Result<Option<Person>, DirectoryError> {
-        let Some(meta) = self.meta(academie).await? else {
-            return Ok(None);
-        };
-        self.person_in(academie, meta.generation, id).await
+        let mut inactive = None;
+        for meta in self.metas(academie).await? {
+            if let Some(person) = self.person_in(academie, meta.generation, id).await? {
+                if person.is_active() {
+                    return Ok(Some(person));
+                }
+                inactive = Some(person);
+            }
+        }
+        Ok(inactive)
     }
 
     async fn person_in(
@@ -209,62 +238,65 @@ impl Directory {
     }
 
     /// The staff member whose academic e-mail is `email` (case-insensitive),
-    /// looked up in every académie loaded, with their académie.
+    /// looked up in every académie and source loaded, with their académie.
     pub async fn staff_by_email(
         &self,
         email: &str,
     ) -> Result<Option<(String, Person)>, DirectoryError> {
         let email = email.trim().to_lowercase();
         for academie in self.academies().await? {
-            let Some(meta) = self.meta(&academie).await? else {
-                continue;
-            };
-            let key = mail_key(&academie, meta.generation, &email);
-            let Some(id) = self.store.get(&key).await? else {
-                continue;
-            };
-            let id = String::from_utf8_lossy(&id).into_owned();
-            if let Some(person) = self.person_in(&academie, meta.generation, &id).await? {
-                return Ok(Some((academie, person)));
+            for meta in self.metas(&academie).await? {
+                let key = mail_key(&academie, meta.generation, &email);
+                let Some(id) = self.store.get(&key).await? else {
+                    continue;
+                };
+                let id = String::from_utf8_lossy(&id).into_owned();
+                if let Some(person) = self.person_in(&academie, meta.generation, &id).await? {
+                    return Ok(Some((academie, person)));
+                }
             }
         }
         Ok(None)
     }
 
-    /// The pupils of a guardian (active ones), in id order.
+    /// The pupils of a guardian (active ones), in id order within each source.
     pub async fn children(
         &self,
         academie: &str,
         guardian: &str,
     ) -> Result<Vec<Person>, DirectoryError> {
-        let Some(meta) = self.meta(academie).await? else {
-            return Ok(Vec::new());
-        };
-        let mut ids = self
-            .store
-            .set_members(&children_key(academie, meta.generation, guardian))
-            .await?;
-        ids.sort();
-        let keys: Vec<String> = ids
-            .iter()
-            .map(|id| person_key(academie, meta.generation, id))
-            .collect();
         let mut children = Vec::new();
-        for bytes in self.store.get_many(&keys).await?.into_iter().flatten() {
-            let child: Person = decode("person", &bytes)?;
-            if child.is_active() {
-                children.push(child);
+        for meta in self.metas(academie).await? {
+            let mut ids = self
+                .store
+                .set_members(&children_key(academie, meta.generation, guardian))
+                .await?;
+            ids.sort();
+            let keys: Vec<String> = ids
+                .iter()
+                .map(|id| person_key(academie, meta.generation, id))
+                .collect();
+            for bytes in self.store.get_many(&keys).await?.into_iter().flatten() {
+                let child: Person = decode("person", &bytes)?;
+                if child.is_active() {
+                    children.push(child);
+                }
             }
         }
         Ok(children)
     }
 
-    /// The structures, subjects and MEFs of the current generation.
+    /// The structures, subjects and MEFs of every source of the académie.
     pub async fn references(&self, academie: &str) -> Result<References, DirectoryError> {
-        match self.meta(academie).await? {
-            Some(meta) => read_references(self.store.as_ref(), academie, meta.generation).await,
-            None => Ok(References::default()),
+        let mut all = References::default();
+        for meta in self.metas(academie).await? {
+            let references =
+                read_references(self.store.as_ref(), academie, meta.generation).await?;
+            all.structures.extend(references.structures);
+            all.subjects.extend(references.subjects);
+            all.mefs.extend(references.mefs);
         }
+        Ok(all)
     }
 
     /// The number of files recorded in the académie's journal.

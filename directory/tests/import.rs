@@ -285,7 +285,7 @@ async fn run(
 async fn full_cycle(store: Arc<dyn Store>) {
     let root = tempfile::tempdir().unwrap();
     let directory = Directory::new(Arc::clone(&store));
-    assert!(directory.meta(ACA).await.unwrap().is_none());
+    assert!(directory.meta(ACA, "ENT2D").await.unwrap().is_none());
 
     // 1. Complete export.
     let report = run(
@@ -298,7 +298,7 @@ async fn full_cycle(store: Arc<dyn Store>) {
     assert_eq!(report.categories[&Category::Eleve].added, 4);
     assert_eq!(report.categories[&Category::EtabEducNat].added, 2);
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
-    let first = directory.meta(ACA).await.unwrap().unwrap();
+    let first = directory.meta(ACA, "ENT2D").await.unwrap().unwrap();
     assert_eq!(first.export_date, day(1));
     assert_eq!(first.persons, 7);
     assert_eq!(directory.academies().await.unwrap(), [ACA]);
@@ -375,7 +375,7 @@ async fn full_cycle(store: Arc<dyn Store>) {
             .unwrap()
             .is_some()
     );
-    let after_delta = directory.meta(ACA).await.unwrap().unwrap();
+    let after_delta = directory.meta(ACA, "ENT2D").await.unwrap().unwrap();
     assert_eq!(after_delta.generation, first.generation);
     assert_eq!(after_delta.last_delta, Some(day(2)));
 
@@ -405,7 +405,7 @@ async fn full_cycle(store: Arc<dyn Store>) {
         "{refused:?}"
     );
     assert_eq!(
-        directory.meta(ACA).await.unwrap(),
+        directory.meta(ACA, "ENT2D").await.unwrap(),
         Some(after_delta.clone())
     );
     assert!(
@@ -426,7 +426,7 @@ async fn full_cycle(store: Arc<dyn Store>) {
     let report = run(store.as_ref(), &without, &dry).await.unwrap();
     assert_eq!(report.left, 2);
     assert_eq!(
-        directory.meta(ACA).await.unwrap(),
+        directory.meta(ACA, "ENT2D").await.unwrap(),
         Some(after_delta.clone())
     );
 
@@ -439,7 +439,7 @@ async fn full_cycle(store: Arc<dyn Store>) {
     let report = run(store.as_ref(), &without, &forced).await.unwrap();
     assert_eq!(report.left, 2);
     assert_eq!(report.purged, 0);
-    let second = directory.meta(ACA).await.unwrap().unwrap();
+    let second = directory.meta(ACA, "ENT2D").await.unwrap().unwrap();
     assert_ne!(second.generation, first.generation);
     assert_eq!(second.inactive, 2);
     let e1 = directory.person(ACA, "E1").await.unwrap().unwrap();
@@ -464,7 +464,15 @@ async fn full_cycle(store: Arc<dyn Store>) {
     assert!(directory.person(ACA, "E1").await.unwrap().is_none());
     assert!(directory.person(ACA, "E3").await.unwrap().is_none());
     assert!(directory.person(ACA, "E2").await.unwrap().is_some());
-    assert_eq!(directory.meta(ACA).await.unwrap().unwrap().inactive, 0);
+    assert_eq!(
+        directory
+            .meta(ACA, "ENT2D")
+            .await
+            .unwrap()
+            .unwrap()
+            .inactive,
+        0
+    );
 }
 
 async fn redis(server: &RedisServer) -> Arc<dyn Store> {
@@ -505,7 +513,7 @@ async fn bad_files_leave_the_previous_generation_serving() {
     )
     .await
     .unwrap();
-    let serving = directory.meta(ACA).await.unwrap().unwrap();
+    let serving = directory.meta(ACA, "ENT2D").await.unwrap().unwrap();
     let good = pupils(false);
     let cases: Vec<(&str, String)> = vec![
         ("truncated", good[..good.len() / 2].to_owned()),
@@ -559,7 +567,7 @@ async fn bad_files_leave_the_previous_generation_serving() {
             "{what}: {error}"
         );
         assert_eq!(
-            directory.meta(ACA).await.unwrap(),
+            directory.meta(ACA, "ENT2D").await.unwrap(),
             Some(serving.clone()),
             "{what}"
         );
@@ -594,7 +602,7 @@ async fn bad_files_leave_the_previous_generation_serving() {
     )
     .await
     .unwrap();
-    assert_ne!(directory.meta(ACA).await.unwrap(), Some(serving));
+    assert_ne!(directory.meta(ACA, "ENT2D").await.unwrap(), Some(serving));
 }
 
 #[tokio::test]
@@ -687,7 +695,7 @@ async fn redis_lost_during_an_import_keeps_the_previous_generation() {
     )
     .await
     .unwrap();
-    let serving = directory.meta(ACA).await.unwrap().unwrap();
+    let serving = directory.meta(ACA, "ENT2D").await.unwrap().unwrap();
 
     let next = complete(&root.path().join("next"), day(2), true);
     let mut frozen = false;
@@ -708,7 +716,10 @@ async fn redis_lost_during_an_import_keeps_the_previous_generation() {
     assert!(frozen);
     assert!(matches!(result, Err(ImportError::Store(_))), "{result:?}");
     server.thaw().unwrap();
-    assert_eq!(directory.meta(ACA).await.unwrap(), Some(serving.clone()));
+    assert_eq!(
+        directory.meta(ACA, "ENT2D").await.unwrap(),
+        Some(serving.clone())
+    );
     assert!(
         directory
             .person(ACA, "E1")
@@ -719,5 +730,5 @@ async fn redis_lost_during_an_import_keeps_the_previous_generation() {
     );
 
     run(store.as_ref(), &next, &options(day(2))).await.unwrap();
-    assert_ne!(directory.meta(ACA).await.unwrap(), Some(serving));
+    assert_ne!(directory.meta(ACA, "ENT2D").await.unwrap(), Some(serving));
 }

@@ -118,7 +118,7 @@ pub fn format_report(report: &ImportReport) -> String {
 }
 
 fn format_meta(out: &mut String, meta: &Meta, journal: usize) {
-    let _ = writeln!(out, "académie {}", meta.academie);
+    let _ = writeln!(out, "académie {} ({})", meta.academie, meta.prefix);
     let _ = writeln!(out, "  generation      {}", meta.generation);
     let _ = writeln!(
         out,
@@ -154,8 +154,8 @@ pub async fn status(directory: &Directory) -> Result<String, DirectoryError> {
         out.push_str("no directory loaded: run `sso-gateway aaf import`\n");
     }
     for academie in academies {
-        if let Some(meta) = directory.meta(&academie).await? {
-            let journal = directory.journal_len(&academie).await?;
+        let journal = directory.journal_len(&academie).await?;
+        for meta in directory.metas(&academie).await? {
             format_meta(&mut out, &meta, journal);
         }
     }

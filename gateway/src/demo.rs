@@ -7,12 +7,21 @@
 //! the simulators' metadata beside it, loaded and validated like any
 //! production configuration, then served. The end-to-end tests start the
 //! same stack.
+//!
+//! The AAF directory is loaded too: a synthetic complete export of each
+//! degree (the demo population of `testbed::people` plus a few generated
+//! schools) is written beside the configuration and imported into the
+//! stack's store, exactly as `sso-gateway aaf import` does.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use axum::Router;
+use sso_directory::import::{ImportOptions, import};
+use sso_directory::set::ExportSet;
 use sso_saml::keys::SigningKey;
+use sso_testbed::aaf::{self, AafSpec};
+use sso_testbed::people::{self, Degree};
 use sso_testbed::{
     IdpKind, SimIdpConfig, SimSpConfig, sim_idp_metadata, sim_idp_router, sim_sp_metadata,
     sim_sp_router,
@@ -71,6 +80,9 @@ pub enum DemoError {
     /// The gateway could not start.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// The demo directory could not be generated or imported.
+    #[error("demo AAF directory: {0}")]
+    Directory(String),
 }
 
 /// A simulated service provider of the demo: testbed id, registry file.
@@ -343,6 +355,7 @@ impl DemoStack {
         let config_path = dir.join("gateway.toml");
         let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
         let (gateway, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;
+        load_directory(&state, &dir.join("aaf")).await?;
         Ok(Self {
             base_url,
             config_path,
@@ -395,4 +408,37 @@ impl DemoStack {
         });
         Ok(stack)
     }
+}
+
+/// Generates a complete export of each degree (demo population plus two
+/// generated schools) in `dir` and imports them into the stack's store.
+async fn load_directory(state: &AppState, dir: &Path) -> Result<(), DemoError> {
+    let today = chrono::Utc::now().date_naive();
+    for degree in [Degree::First, Degree::Second] {
+        let mut spec = AafSpec::new(people::ACADEMIE, degree, today);
+        spec.include_demo_population = true;
+        spec.schools = 2;
+        spec.pupils_per_school = 60;
+        spec.staff_per_school = 12;
+        let generated = aaf::write_complete(&spec, &dir.join(spec.prefix()))
+            .map_err(|err| DemoError::Directory(err.to_string()))?;
+        let set = ExportSet::open(&[generated.dir])
+            .map_err(|err| DemoError::Directory(err.to_string()))?;
+        let report = import(
+            state.store.as_ref(),
+            &set,
+            &state.config.directory.profiles,
+            &ImportOptions::new(),
+            &mut |_| {},
+        )
+        .await
+        .map_err(|err| DemoError::Directory(err.to_string()))?;
+        let persons: u64 = report.categories.values().map(|c| c.added).sum();
+        tracing::info!(
+            prefix = spec.prefix(),
+            entries = persons,
+            "demo AAF directory imported"
+        );
+    }
+    Ok(())
 }

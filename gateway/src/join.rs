@@ -180,3 +180,148 @@ fn enrich(identity: &mut Identity, entry: &Entry) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::NaiveDate;
+    use sso_directory::import::{ImportOptions, import};
+    use sso_directory::model::ProfileRules;
+    use sso_directory::set::ExportSet;
+    use sso_store::{MemoryStore, Store};
+    use sso_testbed::aaf::{self, AafSpec};
+    use sso_testbed::people::{self, Degree};
+
+    use super::*;
+
+    /// AC-RENNES (demo population, 2nd degree) and AC-NANTES (generated) in one store.
+    async fn two_academies() -> (Directory, AafSpec) {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let dir = tempfile::tempdir().unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        let mut rennes = AafSpec::new(people::ACADEMIE, Degree::Second, date);
+        rennes.include_demo_population = true;
+        rennes.schools = 1;
+        rennes.pupils_per_school = 20;
+        let mut nantes = AafSpec::new("AC-NANTES", Degree::Second, date);
+        nantes.schools = 1;
+        nantes.pupils_per_school = 20;
+        for (name, spec) in [("rennes", &rennes), ("nantes", &nantes)] {
+            let generated = aaf::write_complete(spec, &dir.path().join(name)).unwrap();
+            let set = ExportSet::open(&[generated.dir]).unwrap();
+            import(
+                store.as_ref(),
+                &set,
+                &ProfileRules::default(),
+                &ImportOptions::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap();
+        }
+        (Directory::new(store), nantes)
+    }
+
+    fn config(missing_entry: MissingEntry) -> DirectoryConfig {
+        DirectoryConfig {
+            missing_entry,
+            ..DirectoryConfig::default()
+        }
+    }
+
+    fn educonnect(refs: &[String]) -> Identity {
+        let mut identity = Identity::new("educonnect", "subject", 0);
+        identity.push(attr::PROFILE, "National_ELV");
+        identity.push(attr::UAI, "0000000A");
+        for value in refs {
+            identity.push(attr::AAF_REF, value.clone());
+        }
+        identity
+    }
+
+    #[tokio::test]
+    async fn pupils_are_joined_by_reference_and_agents_by_email() {
+        let (directory, _) = two_academies().await;
+        let louis = educonnect(&[format!("{}|3520001", people::ACADEMIE)]);
+        let joined = join(&directory, &config(MissingEntry::Reject), louis)
+            .await
+            .unwrap();
+        assert_eq!(joined.values(attr::UAI), [people::COLLEGE_UAI]);
+        assert_eq!(joined.values(attr::PROFILE), ["National_ELV"]);
+        assert_eq!(joined.values(attr::ACADEMIE), [people::ACADEMIE]);
+        assert_eq!(joined.values(attr::CLASSES).len(), 1);
+
+        let mut agent = Identity::new("agents", "subject", 0);
+        // prof.blanc of the demo population, teacher at the collège.
+        agent.push(attr::EMAIL, "Eric.Blanc@ac-rennes.example");
+        let joined = join(&directory, &config(MissingEntry::Reject), agent)
+            .await
+            .unwrap();
+        assert_eq!(joined.values(attr::PROFILE), ["National_ENS"]);
+        assert_eq!(joined.values(attr::UAI), [people::COLLEGE_UAI]);
+        assert_eq!(joined.values(attr::FUNCTION), ["ENS"]);
+        assert_eq!(
+            joined.values(attr::EMAIL),
+            ["Eric.Blanc@ac-rennes.example"],
+            "upstream e-mail kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_parent_in_two_academies_gets_a_merged_view() {
+        let (directory, nantes) = two_academies().await;
+        let guardian = aaf::guardians(&nantes, 0, 0).remove(0);
+        let parent = educonnect(&[
+            format!("{}|3540001", people::ACADEMIE),
+            format!("AC-NANTES|{}", guardian.id),
+        ]);
+        let joined = join(&directory, &config(MissingEntry::Reject), parent)
+            .await
+            .unwrap();
+        assert_eq!(
+            joined.values(attr::ACADEMIE),
+            [people::ACADEMIE, "AC-NANTES"]
+        );
+        assert_eq!(joined.values(attr::PROFILE), ["National_TUT"]);
+        let nantes_school = aaf::school(&nantes, 0).unwrap().uai;
+        assert!(
+            joined
+                .values(attr::UAI)
+                .contains(&people::COLLEGE_UAI.to_owned())
+        );
+        assert!(joined.values(attr::UAI).contains(&nantes_school));
+        assert!(
+            joined.values(attr::CHILDREN).len() >= 2,
+            "{:?}",
+            joined.values(attr::CHILDREN)
+        );
+    }
+
+    #[tokio::test]
+    async fn without_an_entry_the_login_continues_or_is_refused_per_configuration() {
+        let (directory, _) = two_academies().await;
+        let unknown = educonnect(&[format!("{}|9999999", people::ACADEMIE)]);
+        let kept = join(&directory, &config(MissingEntry::Continue), unknown.clone())
+            .await
+            .unwrap();
+        assert_eq!(kept, unknown, "upstream attributes untouched");
+        assert!(matches!(
+            join(&directory, &config(MissingEntry::Reject), unknown).await,
+            Err(JoinError::NotFound("AAF reference"))
+        ));
+        let mut nobody = Identity::new("agents", "subject", 0);
+        nobody.push(attr::EMAIL, "nobody@ac-rennes.example");
+        assert!(matches!(
+            join(&directory, &config(MissingEntry::Reject), nobody).await,
+            Err(JoinError::NotFound("e-mail"))
+        ));
+        // Joining switched off: nothing is looked up.
+        let off = DirectoryConfig {
+            join_at_login: false,
+            ..config(MissingEntry::Reject)
+        };
+        let louis = educonnect(&[format!("{}|3520001", people::ACADEMIE)]);
+        assert_eq!(join(&directory, &off, louis.clone()).await.unwrap(), louis);
+    }
+}
