@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use sso_directory::import::{ImportOptions, ImportReport, Progress};
+use sso_directory::model::Person;
 use sso_directory::names::Category;
 use sso_directory::store::{Directory, DirectoryError, Meta};
 
@@ -162,7 +163,7 @@ pub async fn status(directory: &Directory) -> Result<String, DirectoryError> {
     Ok(out)
 }
 
-/// `aaf show`: one person as the gateway sees them (JSON), with a guardian's
+/// `aaf show`: one person as the gateway sees them, with a guardian's
 /// children; `None` when unknown.
 pub async fn show(
     directory: &Directory,
@@ -173,14 +174,144 @@ pub async fn show(
         return Ok(None);
     };
     let children = directory.children(academie, id).await?;
-    let value = serde_json::json!({
-        "academie": academie,
-        "person": person,
-        "children": children.iter().map(|c| &c.id).collect::<Vec<_>>(),
-    });
-    Ok(Some(
-        serde_json::to_string_pretty(&value).unwrap_or_default(),
-    ))
+    Ok(Some(format_person(academie, &person, &children)))
+}
+
+fn format_person(academie: &str, person: &Person, children: &[Person]) -> String {
+    let mut out = String::new();
+    let name = |p: &Person| {
+        format!(
+            "{} {}",
+            p.given_name.as_deref().unwrap_or_default(),
+            p.surname.as_deref().unwrap_or_default()
+        )
+        .trim()
+        .to_owned()
+    };
+    let _ = writeln!(
+        out,
+        "{} {} ({academie}, {:?})",
+        person.id,
+        name(person),
+        person.kind
+    );
+    match person.absent_since {
+        Some(date) => {
+            let _ = writeln!(out, "  status       inactive since {date} (no login)");
+        }
+        None => {
+            let _ = writeln!(out, "  status       active");
+        }
+    }
+    let list = |values: Vec<String>| {
+        if values.is_empty() {
+            "-".to_owned()
+        } else {
+            values.join(", ")
+        }
+    };
+    let rows: [(&str, String); 12] = [
+        ("civility", list(person.civility.iter().cloned().collect())),
+        (
+            "birth date",
+            list(person.birth_date.iter().map(|d| d.to_string()).collect()),
+        ),
+        ("e-mail", list(person.email.iter().cloned().collect())),
+        (
+            "profiles",
+            list(
+                person
+                    .profiles
+                    .iter()
+                    .map(|p| p.as_str().to_owned())
+                    .collect(),
+            ),
+        ),
+        ("UAIs", list(person.uais.clone())),
+        (
+            "classes",
+            list(
+                person
+                    .classes
+                    .iter()
+                    .map(|c| format!("{}##{}", c.code, c.label))
+                    .collect(),
+            ),
+        ),
+        (
+            "groups",
+            list(
+                person
+                    .groups
+                    .iter()
+                    .map(|g| format!("{}##{}", g.code, g.label))
+                    .collect(),
+            ),
+        ),
+        (
+            "level",
+            list(
+                person
+                    .mef_stat4
+                    .iter()
+                    .chain(person.level.iter())
+                    .cloned()
+                    .collect(),
+            ),
+        ),
+        (
+            "guardians",
+            list(
+                person
+                    .guardians
+                    .iter()
+                    .map(|g| format!("{}{}", g.id, if g.legal { " (legal)" } else { "" }))
+                    .collect(),
+            ),
+        ),
+        (
+            "functions",
+            list(
+                person
+                    .functions
+                    .iter()
+                    .map(|f| format!("{} at {}", f.code, f.structure))
+                    .collect(),
+            ),
+        ),
+        (
+            "teaches",
+            list(
+                person
+                    .teaching
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} {}",
+                            t.label,
+                            t.subject_label.as_deref().unwrap_or(&t.subject)
+                        )
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "children",
+            list(
+                children
+                    .iter()
+                    .map(|c| format!("{} {}", c.id, name(c)))
+                    .collect(),
+            ),
+        ),
+    ];
+    for (label, value) in rows {
+        let _ = writeln!(out, "  {label:<12} {value}");
+    }
+    if person.legal_person {
+        let _ = writeln!(out, "  legal person (organisme)");
+    }
+    out
 }
 
 #[cfg(test)]

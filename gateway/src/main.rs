@@ -251,7 +251,7 @@ async fn aaf(config: &std::path::Path, command: AafCommand) -> anyhow::Result<Ex
         }
         AafCommand::Show { academie, id } => match aaf::show(&directory, &academie, &id).await? {
             Some(text) => {
-                println!("{text}");
+                print!("{text}");
                 Ok(ExitCode::SUCCESS)
             }
             None => {
