@@ -59,6 +59,17 @@ pub enum MissingEntry {
     Reject,
 }
 
+/// What a login does when the user (a parent) has entries in several académies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeveralAcademies {
+    /// One merged view: every child, every school.
+    #[default]
+    Merge,
+    /// A page asks which académie to continue with.
+    Choose,
+}
+
 /// `[directory]`: the AAF directory (domain reference §3).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +80,9 @@ pub struct DirectoryConfig {
     /// A user without an active entry: `continue` or `reject`.
     #[serde(default)]
     pub missing_entry: MissingEntry,
+    /// A user with entries in several académies: `merge` or `choose`.
+    #[serde(default)]
+    pub several_academies: SeveralAcademies,
     /// Largest share of active persons a complete export may remove without `--force`.
     #[serde(default = "default_removed_share")]
     pub max_removed_share: f64,
@@ -97,6 +111,7 @@ impl Default for DirectoryConfig {
         Self {
             join_at_login: true,
             missing_entry: MissingEntry::default(),
+            several_academies: SeveralAcademies::default(),
             max_removed_share: default_removed_share(),
             retention_days: default_retention_days(),
             profiles: sso_directory::model::ProfileRules::default(),

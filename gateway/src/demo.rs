@@ -411,16 +411,24 @@ impl DemoStack {
 }
 
 /// Generates a complete export of each degree (demo population plus two
-/// generated schools) in `dir` and imports them into the stack's store.
+/// generated schools) and one of the second académie (where
+/// `parent.lefevre` has a child too) in `dir`, and imports them into the
+/// stack's store.
 async fn load_directory(state: &AppState, dir: &Path) -> Result<(), DemoError> {
     let today = chrono::Utc::now().date_naive();
+    let mut specs = Vec::new();
     for degree in [Degree::First, Degree::Second] {
         let mut spec = AafSpec::new(people::ACADEMIE, degree, today);
         spec.include_demo_population = true;
         spec.schools = 2;
         spec.pupils_per_school = 60;
         spec.staff_per_school = 12;
-        let generated = aaf::write_complete(&spec, &dir.join(spec.prefix()))
+        specs.push(spec);
+    }
+    specs.push(people::other_academie_spec(today));
+    for spec in specs {
+        let folder = dir.join(format!("{}-{}", spec.academie, spec.prefix()));
+        let generated = aaf::write_complete(&spec, &folder)
             .map_err(|err| DemoError::Directory(err.to_string()))?;
         let set = ExportSet::open(&[generated.dir])
             .map_err(|err| DemoError::Directory(err.to_string()))?;
@@ -435,6 +443,7 @@ async fn load_directory(state: &AppState, dir: &Path) -> Result<(), DemoError> {
         .map_err(|err| DemoError::Directory(err.to_string()))?;
         let persons: u64 = report.categories.values().map(|c| c.added).sum();
         tracing::info!(
+            academie = spec.academie,
             prefix = spec.prefix(),
             entries = persons,
             "demo AAF directory imported"

@@ -4,8 +4,9 @@
 //!
 //! - ÉduConnect users are found through their `FrEduCtRefId` `{AAF}` vectors,
 //!   mapped to `aaf_ref` values `<académie>|<join id>`; a parent with
-//!   children in several académies has one value per académie and gets a
-//!   merged view (every child, every school);
+//!   children in several académies has one value per académie and gets,
+//!   per `[directory] several_academies`, a merged view (every child, every
+//!   school) or a page to choose the académie ([`Joined::Choose`]);
 //! - agents are found by their academic e-mail;
 //! - the identity's school data (profiles, UAIs, classes, groups, level,
 //!   functions, children) is replaced by the directory's; names, civility and
@@ -18,7 +19,35 @@ use sso_core::{Identity, attr};
 use sso_directory::model::{Person, PersonKind};
 use sso_directory::store::{Directory, DirectoryError};
 
-use crate::config::{DirectoryConfig, MissingEntry};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DirectoryConfig, MissingEntry, SeveralAcademies};
+
+/// One académie a user may continue with, and the children there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcademieOption {
+    /// Académie code.
+    pub academie: String,
+    /// "Prénom Nom" of the children there.
+    pub children: Vec<String>,
+}
+
+/// The outcome of a join.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Joined {
+    /// The identity, joined (or untouched when no entry and `continue`).
+    Ready(Identity),
+    /// Entries in several académies and `several_academies = "choose"`: ask.
+    Choose(Vec<AcademieOption>),
+}
+
+/// Keeps only the `aaf_ref` values of `academie` (the user's choice).
+pub fn keep_academie(identity: &mut Identity, academie: &str) {
+    let prefix = format!("{academie}|");
+    if let Some(refs) = identity.attributes.get_mut(attr::AAF_REF) {
+        refs.retain(|value| value.starts_with(&prefix));
+    }
+}
 
 /// Why a login could not be joined.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +79,9 @@ pub async fn join(
     directory: &Directory,
     config: &DirectoryConfig,
     mut identity: Identity,
-) -> Result<Identity, JoinError> {
+) -> Result<Joined, JoinError> {
     if !config.join_at_login {
-        return Ok(identity);
+        return Ok(Joined::Ready(identity));
     }
     let refs: Vec<(String, String)> = identity
         .values(attr::AAF_REF)
@@ -102,9 +131,31 @@ pub async fn join(
     }
     if entries.is_empty() {
         return match config.missing_entry {
-            MissingEntry::Continue => Ok(identity),
+            MissingEntry::Continue => Ok(Joined::Ready(identity)),
             MissingEntry::Reject => Err(JoinError::NotFound(how)),
         };
+    }
+    let mut options: Vec<AcademieOption> = Vec::new();
+    for entry in &entries {
+        let children = entry.children.iter().map(|c| {
+            format!(
+                "{} {}",
+                c.given_name.as_deref().unwrap_or_default(),
+                c.surname.as_deref().unwrap_or_default()
+            )
+            .trim()
+            .to_owned()
+        });
+        match options.iter_mut().find(|o| o.academie == entry.academie) {
+            Some(option) => option.children.extend(children),
+            None => options.push(AcademieOption {
+                academie: entry.academie.clone(),
+                children: children.collect(),
+            }),
+        }
+    }
+    if options.len() > 1 && config.several_academies == SeveralAcademies::Choose {
+        return Ok(Joined::Choose(options));
     }
     for name in [
         attr::PROFILE,
@@ -121,7 +172,7 @@ pub async fn join(
     for entry in &entries {
         enrich(&mut identity, entry);
     }
-    Ok(identity)
+    Ok(Joined::Ready(identity))
 }
 
 fn fill(identity: &mut Identity, name: &str, value: Option<&String>) {
@@ -223,6 +274,13 @@ mod tests {
         (Directory::new(store), nantes)
     }
 
+    fn ready(joined: Joined) -> Identity {
+        match joined {
+            Joined::Ready(identity) => identity,
+            Joined::Choose(options) => panic!("a choice was asked: {options:?}"),
+        }
+    }
+
     fn config(missing_entry: MissingEntry) -> DirectoryConfig {
         DirectoryConfig {
             missing_entry,
@@ -244,9 +302,11 @@ mod tests {
     async fn pupils_are_joined_by_reference_and_agents_by_email() {
         let (directory, _) = two_academies().await;
         let louis = educonnect(&[format!("{}|3520001", people::ACADEMIE)]);
-        let joined = join(&directory, &config(MissingEntry::Reject), louis)
-            .await
-            .unwrap();
+        let joined = ready(
+            join(&directory, &config(MissingEntry::Reject), louis)
+                .await
+                .unwrap(),
+        );
         assert_eq!(joined.values(attr::UAI), [people::COLLEGE_UAI]);
         assert_eq!(joined.values(attr::PROFILE), ["National_ELV"]);
         assert_eq!(joined.values(attr::ACADEMIE), [people::ACADEMIE]);
@@ -255,9 +315,11 @@ mod tests {
         let mut agent = Identity::new("agents", "subject", 0);
         // prof.blanc of the demo population, teacher at the collège.
         agent.push(attr::EMAIL, "Eric.Blanc@ac-rennes.example");
-        let joined = join(&directory, &config(MissingEntry::Reject), agent)
-            .await
-            .unwrap();
+        let joined = ready(
+            join(&directory, &config(MissingEntry::Reject), agent)
+                .await
+                .unwrap(),
+        );
         assert_eq!(joined.values(attr::PROFILE), ["National_ENS"]);
         assert_eq!(joined.values(attr::UAI), [people::COLLEGE_UAI]);
         assert_eq!(joined.values(attr::FUNCTION), ["ENS"]);
@@ -276,9 +338,11 @@ mod tests {
             format!("{}|3540001", people::ACADEMIE),
             format!("AC-NANTES|{}", guardian.id),
         ]);
-        let joined = join(&directory, &config(MissingEntry::Reject), parent)
-            .await
-            .unwrap();
+        let joined = ready(
+            join(&directory, &config(MissingEntry::Reject), parent.clone())
+                .await
+                .unwrap(),
+        );
         assert_eq!(
             joined.values(attr::ACADEMIE),
             [people::ACADEMIE, "AC-NANTES"]
@@ -302,9 +366,11 @@ mod tests {
     async fn without_an_entry_the_login_continues_or_is_refused_per_configuration() {
         let (directory, _) = two_academies().await;
         let unknown = educonnect(&[format!("{}|9999999", people::ACADEMIE)]);
-        let kept = join(&directory, &config(MissingEntry::Continue), unknown.clone())
-            .await
-            .unwrap();
+        let kept = ready(
+            join(&directory, &config(MissingEntry::Continue), unknown.clone())
+                .await
+                .unwrap(),
+        );
         assert_eq!(kept, unknown, "upstream attributes untouched");
         assert!(matches!(
             join(&directory, &config(MissingEntry::Reject), unknown).await,
@@ -322,6 +388,9 @@ mod tests {
             ..config(MissingEntry::Reject)
         };
         let louis = educonnect(&[format!("{}|3520001", people::ACADEMIE)]);
-        assert_eq!(join(&directory, &off, louis.clone()).await.unwrap(), louis);
+        assert_eq!(
+            join(&directory, &off, louis.clone()).await.unwrap(),
+            Joined::Ready(louis)
+        );
     }
 }

@@ -50,6 +50,7 @@ impl Pages {
     pub fn new(legal: LegalConfig) -> Result<Self, RenderError> {
         let mut env = Environment::new();
         let templates = [
+            ("academie.html", include_str!("../templates/academie.html")),
             ("base.html", include_str!("../templates/base.html")),
             (
                 "discovery.html",
@@ -81,6 +82,15 @@ impl Pages {
         idps: &[IdpChoice],
     ) -> Result<String, RenderError> {
         self.render("discovery.html", context! { service, idps })
+    }
+
+    /// The choice of académie of a parent with children in several ones.
+    pub fn academie_choice(
+        &self,
+        choice: &str,
+        options: &[crate::join::AcademieOption],
+    ) -> Result<String, RenderError> {
+        self.render("academie.html", context! { choice, options })
     }
 
     /// An error page.

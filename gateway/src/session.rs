@@ -10,6 +10,8 @@
 //!   browser that made it (a random `sso_browser` cookie), TTL 10 minutes.
 //! * Upstream request `upreq:<request id>`: the AuthnRequest sent to an IdP,
 //!   consumed once (GETDEL) by the ACS.
+//! * Pending choice `choice:<id>`: a validated login waiting for the user to
+//!   pick an académie, bound to the browser, consumed once.
 
 use std::time::Duration;
 
@@ -65,6 +67,21 @@ pub struct Flow {
 }
 
 /// An AuthnRequest sent upstream, waiting for the IdP's answer.
+/// A validated login waiting for the user to choose an académie.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingChoice {
+    /// The session to create, its identity not yet joined.
+    pub session: Session,
+    /// The downstream flow to continue, if any.
+    pub flow_id: Option<String>,
+    /// Digest of the browser binding cookie.
+    pub browser: String,
+    /// The académies offered.
+    pub options: Vec<crate::join::AcademieOption>,
+    /// The upstream IdP's id in the configuration (for logs).
+    pub idp: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UpstreamRequest {
     /// Connector id.
@@ -196,6 +213,18 @@ impl<'a> Sessions<'a> {
             self.flow_ttl,
         )
         .await
+    }
+
+    /// Records a login waiting for a choice; returns its id.
+    pub async fn put_choice(&self, choice: &PendingChoice) -> Result<String, StoreError> {
+        let id = crate::random_token();
+        put_json(self.store, &format!("choice:{id}"), choice, self.flow_ttl).await?;
+        Ok(id)
+    }
+
+    /// Consumes a login waiting for a choice (once only).
+    pub async fn take_choice(&self, id: &str) -> Result<Option<PendingChoice>, StoreError> {
+        take_json(self.store, &format!("choice:{id}")).await
     }
 
     /// Consumes the record of an AuthnRequest sent upstream (once only).

@@ -80,8 +80,14 @@ async fn an_operator_imports_inspects_and_is_protected_from_a_broken_file() {
     std::fs::remove_file(export.dir.join(&export.bordereau)).unwrap();
     let (ok, stdout, stderr) = aaf_command(&config, &redis, &["import", &folder]);
     assert!(!ok, "{stdout}");
-    assert!(stderr.contains("import refused, nothing switched"), "{stderr}");
-    assert!(stderr.contains(&format!("{}: line ", pupils.name)), "{stderr}");
+    assert!(
+        stderr.contains("import refused, nothing switched"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}: line ", pupils.name)),
+        "{stderr}"
+    );
     let (_, status, _) = aaf_command(&config, &redis, &["status"]);
     assert!(status.contains(&generation_line), "{status}");
 }

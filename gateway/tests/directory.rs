@@ -165,3 +165,70 @@ async fn a_pupil_deleted_from_the_directory_keeps_only_upstream_attributes_in_me
     assert!(strings(&after["DIV"]).is_empty(), "{after}");
     assert_eq!(strings(&after["UAI"]), [COLLEGE_UAI], "upstream UAI kept");
 }
+
+/// A parent with children in two académies is asked which one to continue
+/// with (`several_academies = "choose"` in the example configuration); the
+/// ENT then receives that académie's schools only. The choice is single-use
+/// and bound to the browser.
+#[tokio::test]
+async fn a_parent_in_two_academies_chooses_one_in_memory() {
+    let stack = Stack::memory().await;
+    let mut browser = Browser::new();
+    let page = login_at_ent(
+        &stack,
+        &mut browser,
+        "educonnect",
+        people::PARENT_IN_TWO_ACADEMIES,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Choisissez votre académie"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<legend>Académie</legend>"),
+        "labelled for screen readers"
+    );
+    assert!(page.body.contains(people::ACADEMIE) && page.body.contains(people::OTHER_ACADEMIE));
+    let (action, fields) = common::form(&page.body).expect("the choice form");
+    assert_eq!(action, "/login/academie");
+
+    // Another browser cannot use this choice.
+    let mut intruder = Browser::new();
+    let mut stolen = fields.clone();
+    stolen.push(("academie".to_owned(), people::OTHER_ACADEMIE.to_owned()));
+    let refused = intruder.post(&stack.url(&action), &stolen).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+
+    // The intruder's attempt consumed the choice (single use): the parent
+    // logs in again (a new browser, as after closing this one) and chooses.
+    let mut browser = Browser::new();
+    let page = login_at_ent(
+        &stack,
+        &mut browser,
+        "educonnect",
+        people::PARENT_IN_TWO_ACADEMIES,
+    )
+    .await;
+    let (action, mut fields) = common::form(&page.body).expect("the choice form");
+    fields.push(("academie".to_owned(), people::OTHER_ACADEMIE.to_owned()));
+    let ent = browser.post(&stack.url(&action), &fields).await;
+    assert!(
+        ent.url.ends_with("/testbed/ent"),
+        "{} {}",
+        ent.url,
+        ent.body
+    );
+    let received = &stack.sp_state("ent").await["last_attributes"];
+    let nantes = people::other_academie_spec(Utc::now().date_naive());
+    let school = sso_testbed::aaf::school(&nantes, 0).unwrap().uai;
+    assert_eq!(strings(&received["UAI"]), [school]);
+    assert_eq!(strings(&received["PRO"]), ["National_TUT"]);
+
+    // The same choice posted again: already used.
+    let again = browser.post(&stack.url(&action), &fields).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("a expiré"), "{}", again.body);
+}

@@ -522,7 +522,7 @@ fn attributes_of(kind: IdpKind, person: &Person, now: DateTime<Utc>) -> Vec<Saml
                     a::FR_EDU_CT_REF_ID,
                     basic,
                     "FrEduCtRefId",
-                    vec![person.fr_edu_ct_ref_id()],
+                    person.fr_edu_ct_ref_ids(),
                 ),
             ];
             if let Role::Pupil(pupil) = &person.role {

@@ -19,6 +19,24 @@ use crate::IdpKind;
 /// The académie code of the whole population, as in `FrEduCtRefId`.
 pub const ACADEMIE: &str = "AC-RENNES";
 
+/// A second académie: Thomas Lefèvre (`parent.lefevre`) also has a child
+/// there, so ÉduConnect sends him a second `{AAF}` vector. Its directory is
+/// [`other_academie_spec`], generated.
+pub const OTHER_ACADEMIE: &str = "AC-NANTES";
+/// The login of the parent with children in both académies.
+pub const PARENT_IN_TWO_ACADEMIES: &str = "parent.lefevre";
+
+/// The generated 2nd-degree export of [`OTHER_ACADEMIE`] (one collège); its
+/// first guardian is Thomas Lefèvre's entry there.
+pub fn other_academie_spec(date: chrono::NaiveDate) -> crate::aaf::AafSpec {
+    let mut spec = crate::aaf::AafSpec::new(OTHER_ACADEMIE, Degree::Second, date);
+    spec.schools = 1;
+    spec.pupils_per_school = 12;
+    spec.staff_per_school = 6;
+    spec.seed = 44;
+    spec
+}
+
 /// UAI of the école (1st degree).
 pub const ECOLE_UAI: &str = "0359990U";
 /// UAI of the collège (2nd degree).
@@ -325,6 +343,22 @@ impl Person {
         format!("{{AAF}}{ACADEMIE}||{}", self.jointure)
     }
 
+    /// Every `FrEduCtRefId` value ÉduConnect sends: [`Person::fr_edu_ct_ref_id`],
+    /// plus one in [`OTHER_ACADEMIE`] for [`PARENT_IN_TWO_ACADEMIES`].
+    pub fn fr_edu_ct_ref_ids(&self) -> Vec<String> {
+        let mut refs = vec![self.fr_edu_ct_ref_id()];
+        if self.login == PARENT_IN_TWO_ACADEMIES {
+            // Guardian ids do not depend on the export date (tested below).
+            let spec = other_academie_spec(
+                chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap_or_default(),
+            );
+            if let Some(guardian) = crate::aaf::guardians(&spec, 0, 0).first() {
+                refs.push(format!("{{AAF}}{OTHER_ACADEMIE}||{}", guardian.id));
+            }
+        }
+        refs
+    }
+
     /// For a pupil, `FrEduCtEleveINEHash`: 32 lowercase hex characters (the
     /// first 128 bits of SHA-256 of the INE).
     pub fn ine_hash(&self) -> Option<String> {
@@ -518,6 +552,23 @@ mod tests {
                 "0359991V$UAJ$PU$N$T3$CLG$340".to_owned(),
                 "0359992W$UAJ$PU$N$T3$LYC$300".to_owned()
             ]
+        );
+    }
+
+    #[test]
+    fn one_parent_has_a_second_reference_in_the_other_academie() {
+        let parent = by_login(PARENT_IN_TWO_ACADEMIES).unwrap();
+        let refs = parent.fr_edu_ct_ref_ids();
+        assert_eq!(refs.len(), 2);
+        assert_eq!(refs[0], parent.fr_edu_ct_ref_id());
+        for date in [(2026, 9, 1), (2027, 3, 15)] {
+            let date = chrono::NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap();
+            let guardian = crate::aaf::guardians(&other_academie_spec(date), 0, 0).remove(0);
+            assert_eq!(refs[1], format!("{{AAF}}AC-NANTES||{}", guardian.id));
+        }
+        assert_eq!(
+            by_login("parent.martin").unwrap().fr_edu_ct_ref_ids().len(),
+            1
         );
     }
 }

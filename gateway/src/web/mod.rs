@@ -43,6 +43,10 @@ pub fn router(state: AppState) -> Router {
         .route("/saml/idp/slo", get(logout::downstream_slo_redirect))
         .route("/login", get(upstream::discovery))
         .route("/login/{idp}", get(upstream::start))
+        .route(
+            "/login/academie",
+            axum::routing::post(upstream::choose_academie),
+        )
         .route("/saml/sp/metadata", get(upstream::metadata))
         .route("/saml/sp/acs", axum::routing::post(upstream::acs))
         .route("/saml/sp/slo", get(logout::upstream_slo_redirect))

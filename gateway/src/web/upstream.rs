@@ -8,7 +8,7 @@
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use sso_saml::metadata::{SpMetadataSpec, build_sp_metadata};
@@ -17,9 +17,9 @@ use super::CookieJar;
 use super::cookies::{SameSite, set_cookie};
 use super::downstream::{self, BROWSER_COOKIE, SamlPost, browser_binding};
 use crate::error::WebError;
-use crate::join::{self, JoinError};
+use crate::join::{self, JoinError, Joined};
 use crate::pages::IdpChoice;
-use crate::session::{Session, UpstreamRequest};
+use crate::session::{PendingChoice, Session, UpstreamRequest};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -182,30 +182,77 @@ pub async fn acs(
             other => WebError::LoginFailed(format!("{}: {other}", connector.id())),
         })?;
 
-    let identity = join::join(&state.directory, &state.config.directory, login.identity)
-        .await
-        .map_err(|err| match err {
-            err if err.is_unavailable() => WebError::Unavailable(err.to_string()),
-            JoinError::NotFound(_) => {
-                WebError::NotInDirectory(format!("{}: {err}", connector.id()))
-            }
-            other => WebError::Internal(other.to_string()),
-        })?;
-
-    let now = Utc::now().timestamp();
-    let cookie_name = &state.config.session.cookie_name;
-    if let Some(old) = jar.get(cookie_name) {
-        sessions.delete(old).await?;
-    }
     let session = Session {
-        identity,
-        created_at: now,
+        identity: login.identity,
+        created_at: Utc::now().timestamp(),
         upstream_name_id: login.name_id.as_ref().map(|n| n.value.clone()),
         upstream_name_id_format: login.name_id.as_ref().and_then(|n| n.format.clone()),
         upstream_session_index: login.session_index,
     };
+    let flow_id = pending.and_then(|p| p.flow_id).filter(|f| !f.is_empty());
+    let joined = join::join(
+        &state.directory,
+        &state.config.directory,
+        session.identity.clone(),
+    )
+    .await
+    .map_err(|err| join_error(connector.id(), err))?;
+    match joined {
+        Joined::Ready(identity) => {
+            let session = Session {
+                identity,
+                ..session
+            };
+            finish_login(&state, &jar, session, flow_id, connector.id()).await
+        }
+        Joined::Choose(options) => {
+            let (token, new_cookie) = browser_binding(&state, &jar);
+            let id = sessions
+                .put_choice(&PendingChoice {
+                    session,
+                    flow_id,
+                    browser: crate::digest(&token),
+                    options: options.clone(),
+                    idp: connector.id().to_owned(),
+                })
+                .await?;
+            let page = state
+                .pages
+                .academie_choice(&id, &options)
+                .map_err(|err| WebError::Internal(err.to_string()))?;
+            let mut response = Html(page).into_response();
+            if let Some(cookie) = new_cookie {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(response)
+        }
+    }
+}
+
+fn join_error(idp: &str, err: JoinError) -> WebError {
+    match err {
+        err if err.is_unavailable() => WebError::Unavailable(err.to_string()),
+        JoinError::NotFound(_) => WebError::NotInDirectory(format!("{idp}: {err}")),
+        other => WebError::Internal(other.to_string()),
+    }
+}
+
+/// Creates the SSO session under a fresh id (ending the browser's previous
+/// one), sets its cookie and continues the downstream flow, if any.
+async fn finish_login(
+    state: &AppState,
+    jar: &CookieJar,
+    session: Session,
+    flow_id: Option<String>,
+    idp: &str,
+) -> Result<Response, WebError> {
+    let sessions = state.sessions();
+    let cookie_name = &state.config.session.cookie_name;
+    if let Some(old) = jar.get(cookie_name) {
+        sessions.delete(old).await?;
+    }
     let session_id = sessions.create(&session).await?;
-    tracing::info!(idp = connector.id(), "upstream login accepted");
+    tracing::info!(idp, "upstream login accepted");
     let cookie = set_cookie(
         cookie_name,
         &session_id,
@@ -214,12 +261,60 @@ pub async fn acs(
         None,
     )
     .ok_or_else(|| WebError::Internal("cookie value".into()))?;
-
-    let flow_id = pending.and_then(|p| p.flow_id).filter(|f| !f.is_empty());
     let mut response = match flow_id {
-        Some(flow_id) => downstream::respond(&state, &session_id, &session, &flow_id).await?,
+        Some(flow_id) => downstream::respond(state, &session_id, &session, &flow_id).await?,
         None => Redirect::to("/").into_response(),
     };
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// The académie chosen on the page of [`acs`].
+#[derive(Debug, Deserialize)]
+pub struct AcademieForm {
+    choice: String,
+    academie: String,
+}
+
+/// `POST /login/academie`: the académie a parent chose; the login goes on
+/// with that académie's entry only.
+pub async fn choose_academie(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<AcademieForm>,
+) -> Result<Response, WebError> {
+    let pending = state
+        .sessions()
+        .take_choice(&form.choice)
+        .await?
+        .ok_or_else(|| WebError::Expired("académie choice unknown or already used".into()))?;
+    if jar.get(BROWSER_COOKIE).map(crate::digest).as_deref() != Some(pending.browser.as_str()) {
+        return Err(WebError::Expired(
+            "académie choice sent by another browser".into(),
+        ));
+    }
+    if !pending.options.iter().any(|o| o.academie == form.academie) {
+        return Err(WebError::BadRequest("académie not offered".into()));
+    }
+    let mut session = pending.session;
+    join::keep_academie(&mut session.identity, &form.academie);
+    let joined = join::join(
+        &state.directory,
+        &state.config.directory,
+        session.identity.clone(),
+    )
+    .await
+    .map_err(|err| join_error(&pending.idp, err))?;
+    match joined {
+        Joined::Ready(identity) => {
+            let session = Session {
+                identity,
+                ..session
+            };
+            finish_login(&state, &jar, session, pending.flow_id, &pending.idp).await
+        }
+        Joined::Choose(_) => Err(WebError::Internal(
+            "several académies left after the choice".into(),
+        )),
+    }
 }
