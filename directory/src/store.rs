@@ -198,25 +198,30 @@ impl Directory {
     pub async fn metas(&self, academie: &str) -> Result<Vec<Meta>, DirectoryError> {
         let mut prefixes = self.store.set_members(&sources_key(academie)).await?;
         prefixes.sort();
+        let keys: Vec<String> = prefixes.iter().map(|p| meta_key(academie, p)).collect();
         let mut metas = Vec::new();
-        for prefix in prefixes {
-            if let Some(meta) = self.meta(academie, &prefix).await? {
-                metas.push(meta);
-            }
+        for bytes in self.store.get_many(&keys).await?.into_iter().flatten() {
+            metas.push(decode("meta", &bytes)?);
         }
         Ok(metas)
     }
 
     /// A person of the académie (any source), the active entry first.
+    /// Three round trips to the store whatever the number of sources.
     pub async fn person(&self, academie: &str, id: &str) -> Result<Option<Person>, DirectoryError> {
+        let keys: Vec<String> = self
+            .metas(academie)
+            .await?
+            .iter()
+            .map(|meta| person_key(academie, meta.generation, id))
+            .collect();
         let mut inactive = None;
-        for meta in self.metas(academie).await? {
-            if let Some(person) = self.person_in(academie, meta.generation, id).await? {
-                if person.is_active() {
-                    return Ok(Some(person));
-                }
-                inactive = Some(person);
+        for bytes in self.store.get_many(&keys).await?.into_iter().flatten() {
+            let person: Person = decode("person", &bytes)?;
+            if person.is_active() {
+                return Ok(Some(person));
             }
+            inactive = Some(person);
         }
         Ok(inactive)
     }
