@@ -703,6 +703,8 @@ impl Context<'_> {
             return Ok(());
         };
         report.active_before = previous.persons.saturating_sub(previous.inactive);
+        // An id may be listed twice (a delta recorded a new e-mail key).
+        let mut done: HashSet<u64> = HashSet::new();
         for chunk in 0..previous.id_chunks {
             let Some(bytes) = self
                 .store
@@ -714,7 +716,10 @@ impl Context<'_> {
             let entries: Vec<IdEntry> = decode("ids", &bytes)?;
             let gone: Vec<&IdEntry> = entries
                 .iter()
-                .filter(|e| !seen.contains(&id_hash(hasher, &e.id)))
+                .filter(|e| {
+                    let hash = id_hash(hasher, &e.id);
+                    !seen.contains(&hash) && done.insert(hash)
+                })
                 .collect();
             let keys: Vec<String> = gone
                 .iter()
@@ -873,10 +878,6 @@ impl Context<'_> {
                 }
             }
         }
-        if records.is_empty() {
-            report.generation = Some(meta.generation);
-            return Ok(());
-        }
         let generation = meta.generation;
         let mut references = read_references(self.store, &self.academie, meta.generation).await?;
         let references_before = references.clone();
@@ -918,8 +919,9 @@ impl Context<'_> {
             }
         }
         self.tick(None);
+        // The purge runs even when every file was already applied.
         let purged = self.purge_expired(report, generation, &mut writer).await?;
-        if self.options.dry_run {
+        if self.options.dry_run || (records.is_empty() && purged == 0) {
             report.generation = Some(generation);
             return Ok(());
         }
@@ -933,11 +935,13 @@ impl Context<'_> {
                 .await?;
         }
         writer.flush().await?;
-        meta.last_delta = Some(self.set.date);
+        if !records.is_empty() {
+            meta.last_delta = Some(self.set.date);
+            meta.last_files = self.set.files.iter().map(|f| f.name.to_string()).collect();
+        }
         meta.persons = (meta.persons + added_persons).saturating_sub(purged);
         meta.inactive = (meta.inactive + newly_inactive).saturating_sub(purged);
         meta.id_chunks = chunks.written;
-        meta.last_files = self.set.files.iter().map(|f| f.name.to_string()).collect();
         self.store
             .put(
                 &meta_key(&self.academie, &self.set.prefix),
@@ -1012,6 +1016,7 @@ impl Context<'_> {
                 }
             }
             (Operation::Modify, Some(mut person)) if person.is_active() => {
+                let old_mail = person.email.clone();
                 unindex_writes(&academie, generation, &person, writer).await?;
                 for attribute in &record.attributes {
                     if let Some(warning) =
@@ -1022,7 +1027,10 @@ impl Context<'_> {
                 }
                 person.profiles = self.rules.derive(&person);
                 let entry = index_writes(&academie, generation, &person, writer).await?;
-                if entry.mail.is_some() {
+                if entry.mail.is_some() && entry.mail != old_mail {
+                    // A new mail key: recorded so that removing the
+                    // generation finds it (the id is listed twice, which
+                    // readers of the chunks tolerate).
                     chunks.push(entry, writer).await?;
                 }
                 writer

@@ -13,6 +13,7 @@
 //! before the root element. Every error carries the line where it happened;
 //! after an error the reader yields nothing more (the file is refused).
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
 use quick_xml::escape::resolve_predefined_entity;
@@ -185,6 +186,8 @@ pub struct AafReader<R: BufRead> {
     header: Header,
     encoding: Encoding,
     done: bool,
+    /// Inside `value` or `id`: whitespace is content.
+    in_value: bool,
 }
 
 /// The byte source, transcoded to UTF-8 when needed.
@@ -227,13 +230,15 @@ enum Token {
     /// A start tag (`empty` for `<x/>`), with the `name` and `operation`
     /// attributes the format uses.
     Start {
-        local: String,
+        local: Cow<'static, str>,
         name: Option<String>,
         operation: Option<String>,
         empty: bool,
     },
     End,
     Text(String),
+    /// Whitespace between elements (not kept).
+    Blank,
     /// A character or entity reference, resolved.
     Reference(String),
     Comment(String),
@@ -249,17 +254,46 @@ impl Token {
     fn is_blank(&self) -> bool {
         match self {
             Self::Text(text) => text.chars().all(|c| c.is_ascii_whitespace()),
-            Self::Comment(_) => true,
+            Self::Comment(_) | Self::Blank => true,
             _ => false,
         }
     }
 }
 
+/// The element names of the format, matched without allocating.
+const ELEMENTS: [&str; 12] = [
+    "ficAlimMENESR",
+    "addRequest",
+    "modifyRequest",
+    "deleteRequest",
+    "operationalAttributes",
+    "identifier",
+    "id",
+    "attributes",
+    "attr",
+    "modifications",
+    "modification",
+    "value",
+];
+
 fn start_token(start: &BytesStart<'_>, empty: bool) -> Token {
+    let raw = start.local_name();
+    let local: Cow<'static, str> = match ELEMENTS.iter().find(|e| e.as_bytes() == raw.as_ref()) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(String::from_utf8_lossy(raw.as_ref()).into_owned()),
+    };
+    let (name, operation) = match &*local {
+        "attr" => (attribute_value(start, "name"), None),
+        "modification" => (
+            attribute_value(start, "name"),
+            attribute_value(start, "operation"),
+        ),
+        _ => (None, None),
+    };
     Token::Start {
-        local: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
-        name: attribute_value(start, "name"),
-        operation: attribute_value(start, "operation"),
+        local,
+        name,
+        operation,
         empty,
     }
 }
@@ -313,6 +347,7 @@ impl<R: BufRead> AafReader<R> {
             header: Header::default(),
             encoding,
             done: false,
+            in_value: false,
         };
         this.read_prolog()?;
         Ok(this)
@@ -351,6 +386,9 @@ impl<R: BufRead> AafReader<R> {
             Ok(Event::Start(start)) => Ok(start_token(&start, false)),
             Ok(Event::Empty(start)) => Ok(start_token(&start, true)),
             Ok(Event::End(_)) => Ok(Token::End),
+            Ok(Event::Text(text)) if !self.in_value && text.iter().all(u8::is_ascii_whitespace) => {
+                Ok(Token::Blank)
+            }
             Ok(Event::Text(text)) => text
                 .xml10_content()
                 .map(|t| Token::Text(t.into_owned()))
@@ -402,7 +440,7 @@ impl<R: BufRead> AafReader<R> {
                 Token::Comment(text) => self.read_header_comment(&text),
                 Token::Start { local, empty, .. } => {
                     if local != "ficAlimMENESR" {
-                        return Err(self.fail(Problem::Root(local)));
+                        return Err(self.fail(Problem::Root(local.into_owned())));
                     }
                     self.done = empty;
                     return Ok(());
@@ -458,13 +496,13 @@ impl<R: BufRead> AafReader<R> {
             let (token, line) = self.next_token()?;
             match token {
                 Token::Start { local, empty, .. } => {
-                    let operation = match local.as_str() {
+                    let operation = match &*local {
                         "addRequest" => Operation::Add,
                         "modifyRequest" => Operation::Modify,
                         "deleteRequest" => Operation::Delete,
                         _ => {
                             return Err(self.fail(Problem::UnexpectedElement {
-                                element: local,
+                                element: local.into_owned(),
                                 parent: "ficAlimMENESR".to_owned(),
                             }));
                         }
@@ -531,7 +569,7 @@ impl<R: BufRead> AafReader<R> {
                     operation,
                     empty,
                 } => {
-                    let child = match (open, local.as_str()) {
+                    let child = match (open, &*local) {
                         (Open::Request, "operationalAttributes") => {
                             Open::Section(Section::Operational)
                         }
@@ -598,7 +636,7 @@ impl<R: BufRead> AafReader<R> {
                                 Open::Value(_) => "value",
                             };
                             return Err(self.fail(Problem::UnexpectedElement {
-                                element: local,
+                                element: local.into_owned(),
                                 parent: parent.to_owned(),
                             }));
                         }
@@ -609,9 +647,12 @@ impl<R: BufRead> AafReader<R> {
                     }
                     if empty {
                         self.close(&mut stack, record, &mut attribute, &mut value, &mut values)?;
+                    } else {
+                        self.in_value = matches!(child, Open::Value(_));
                     }
                 }
                 Token::End => {
+                    self.in_value = false;
                     self.close(&mut stack, record, &mut attribute, &mut value, &mut values)?;
                     if stack.is_empty() {
                         return Ok(());
