@@ -8,7 +8,9 @@
 //! * [`attr`]: the canonical attribute names that mapping rules produce and
 //!   release policies consume.
 //! * [`Location`], [`line_of`]: where a configuration problem is.
+//! * [`aaf`]: AAF export categories and kinds (importer and fixture generator).
 
+pub mod aaf;
 mod identity;
 mod location;
 mod profile;

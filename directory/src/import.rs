@@ -421,6 +421,24 @@ impl Context<'_> {
         }
     }
 
+    /// Applies every attribute of `record` to `person` (unreadable values
+    /// reported as warnings), then derives the profiles.
+    fn apply_person(
+        &self,
+        person: &mut Person,
+        record: &Record,
+        references: &References,
+        file: &SetFile,
+        report: &mut ImportReport,
+    ) {
+        for attribute in &record.attributes {
+            if let Some(warning) = person.apply(&attribute.name, &attribute.values, references) {
+                report.warn(file, record.line, warning);
+            }
+        }
+        person.profiles = self.rules.derive(person);
+    }
+
     /// Applies a reference record (structure, subject, MEF) to `references`.
     fn apply_reference(
         &self,
@@ -663,14 +681,7 @@ impl Context<'_> {
                     continue;
                 }
                 let mut person = Person::new(record.id.clone(), kind);
-                for attribute in &record.attributes {
-                    if let Some(warning) =
-                        person.apply(&attribute.name, &attribute.values, references)
-                    {
-                        report.warn(file, record.line, warning);
-                    }
-                }
-                person.profiles = self.rules.derive(&person);
+                self.apply_person(&mut person, &record, references, file, report);
                 let entry = index_writes(&academie, generation, &person, writer).await?;
                 writer
                     .push(BatchWrite::Put {
@@ -984,14 +995,7 @@ impl Context<'_> {
                     unindex_writes(&academie, generation, old, writer).await?;
                 }
                 let mut person = Person::new(record.id.clone(), kind);
-                for attribute in &record.attributes {
-                    if let Some(warning) =
-                        person.apply(&attribute.name, &attribute.values, references)
-                    {
-                        report.warn(file, record.line, warning);
-                    }
-                }
-                person.profiles = self.rules.derive(&person);
+                self.apply_person(&mut person, record, references, file, report);
                 let entry = index_writes(&academie, generation, &person, writer).await?;
                 writer
                     .push(BatchWrite::Put {
@@ -1018,14 +1022,7 @@ impl Context<'_> {
             (Operation::Modify, Some(mut person)) if person.is_active() => {
                 let old_mail = person.email.clone();
                 unindex_writes(&academie, generation, &person, writer).await?;
-                for attribute in &record.attributes {
-                    if let Some(warning) =
-                        person.apply(&attribute.name, &attribute.values, references)
-                    {
-                        report.warn(file, record.line, warning);
-                    }
-                }
-                person.profiles = self.rules.derive(&person);
+                self.apply_person(&mut person, record, references, file, report);
                 let entry = index_writes(&academie, generation, &person, writer).await?;
                 if entry.mail.is_some() && entry.mail != old_mail {
                     // A new mail key: recorded so that removing the

@@ -33,12 +33,7 @@ enum Req<'a> {
 }
 
 fn operational(category: Category) -> String {
-    let name = match category {
-        Category::EtabEducNat => "categorieStructure",
-        Category::MatiereEducNat => "categorieMatiere",
-        Category::MefEducNat => "categorieMef",
-        _ => "categoriePersonne",
-    };
+    let name = sso_testbed::aaf::operational_attribute(category);
     format!(
         "<operationalAttributes><attr name=\"{name}\"><value>{category}</value></attr></operationalAttributes>"
     )

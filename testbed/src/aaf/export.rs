@@ -16,29 +16,10 @@ use super::demo::{Demo, demo};
 use super::model::Ctx;
 use super::records::complete_records;
 use super::xml::{DocWriter, Record};
-use super::{AafSpec, Category, GenError, validate};
+use super::{AafSpec, Category, ExportKind, GenError, validate};
 
 /// Most files per category (`NNNN`).
 const MAX_FILES: u32 = 10_000;
-
-/// Complete or delta export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExportKind {
-    /// `Complet`.
-    Complete,
-    /// `Delta`.
-    Delta,
-}
-
-impl ExportKind {
-    /// The word in file names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Complete => "Complet",
-            Self::Delta => "Delta",
-        }
-    }
-}
 
 /// One XML file of a set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +112,7 @@ pub fn write_category<W: Write>(
     out: W,
 ) -> Result<u64, GenError> {
     validate(spec)?;
-    if !category.in_degree(spec.degree) {
+    if !super::in_degree(category, spec.degree) {
         return Err(GenError::CategoryNotInDegree { category });
     }
     let ctx = Ctx::new(spec);

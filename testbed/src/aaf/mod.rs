@@ -25,12 +25,10 @@ mod rng;
 mod tables;
 mod xml;
 
-use std::fmt;
-
 use chrono::NaiveDate;
 
 pub use delta::{Deletion, DeltaPlan, DeltaSpec, Modification, Move, delta_plan};
-pub use export::{ExportFile, ExportKind, ExportSet, write_category, write_complete, write_delta};
+pub use export::{ExportFile, ExportSet, write_category, write_complete, write_delta};
 pub use model::{
     GeneratedPerson, GeneratedSchool, GuardianData, GuardianLink, PersonDetails, PupilData,
     StaffData,
@@ -101,7 +99,7 @@ impl AafSpec {
         let degree = self.degree;
         Category::ALL
             .into_iter()
-            .filter(move |c| c.in_degree(degree))
+            .filter(move |c| in_degree(*c, degree))
     }
 }
 
@@ -124,67 +122,27 @@ impl Encoding {
     }
 }
 
-/// An AAF category (file name part and operational attribute value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Category {
-    /// Schools.
-    EtabEducNat,
-    /// Subjects (2nd degree).
-    MatiereEducNat,
-    /// MEFs (2nd degree).
-    MefEducNat,
-    /// Staff.
-    PersEducNat,
-    /// Guardians.
-    PersRelEleve,
-    /// Pupils.
-    Eleve,
-}
+pub use sso_core::aaf::{Category, ExportKind};
 
-impl Category {
-    /// Every category, structures and references first, pupils last.
-    pub const ALL: [Self; 6] = [
-        Self::EtabEducNat,
-        Self::MatiereEducNat,
-        Self::MefEducNat,
-        Self::PersEducNat,
-        Self::PersRelEleve,
-        Self::Eleve,
-    ];
-
-    /// The name in file names and in the operational attribute.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EtabEducNat => "EtabEducNat",
-            Self::MatiereEducNat => "MatiereEducNat",
-            Self::MefEducNat => "MefEducNat",
-            Self::PersEducNat => "PersEducNat",
-            Self::PersRelEleve => "PersRelEleve",
-            Self::Eleve => "Eleve",
-        }
-    }
-
-    /// The operational attribute's name: `categoriePersonne`,
-    /// `categorieStructure`, `categorieMatiere` or `categorieMef`.
-    pub fn operational_attribute(self) -> &'static str {
-        match self {
-            Self::EtabEducNat => "categorieStructure",
-            Self::MatiereEducNat => "categorieMatiere",
-            Self::MefEducNat => "categorieMef",
-            Self::PersEducNat | Self::PersRelEleve | Self::Eleve => "categoriePersonne",
-        }
-    }
-
-    /// Whether exports of `degree` have this category (subjects and MEFs are
-    /// 2nd degree only).
-    pub fn in_degree(self, degree: Degree) -> bool {
-        degree == Degree::Second || !matches!(self, Self::MatiereEducNat | Self::MefEducNat)
+/// The operational attribute's name of a category: `categoriePersonne`,
+/// `categorieStructure`, `categorieMatiere` or `categorieMef` (the generator
+/// never writes `InfosEducNat`).
+pub fn operational_attribute(category: Category) -> &'static str {
+    match category {
+        Category::EtabEducNat | Category::InfosEducNat => "categorieStructure",
+        Category::MatiereEducNat => "categorieMatiere",
+        Category::MefEducNat => "categorieMef",
+        Category::PersEducNat | Category::PersRelEleve | Category::Eleve => "categoriePersonne",
     }
 }
 
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// Whether the generator writes `category` for exports of `degree` (subjects
+/// and MEFs are 2nd degree only; `InfosEducNat` is never written).
+pub fn in_degree(category: Category, degree: Degree) -> bool {
+    match category {
+        Category::InfosEducNat => false,
+        Category::MatiereEducNat | Category::MefEducNat => degree == Degree::Second,
+        _ => true,
     }
 }
 

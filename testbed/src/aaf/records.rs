@@ -194,5 +194,7 @@ pub(crate) fn complete_records<'a>(
                 id,
             }
         })),
+        // Never written (see `in_degree`).
+        Category::InfosEducNat => Box::new(std::iter::empty()),
     }
 }

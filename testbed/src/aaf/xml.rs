@@ -128,7 +128,7 @@ impl<W: Write> DocWriter<W> {
         t.push_str("  <");
         t.push_str(element);
         t.push_str(">\n    <operationalAttributes><attr name=\"");
-        t.push_str(record.category.operational_attribute());
+        t.push_str(super::operational_attribute(record.category));
         t.push_str("\"><value>");
         t.push_str(record.category.as_str());
         t.push_str("</value></attr></operationalAttributes>\n    <identifier><id>");
