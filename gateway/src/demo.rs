@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use axum::Router;
+use sp_registry::subscription::parse_file;
 use sso_directory::import::{ImportOptions, import};
 use sso_directory::set::ExportSet;
 use sso_saml::keys::SigningKey;
@@ -33,6 +34,7 @@ use crate::server::{StartError, build};
 use crate::state::{AppState, Urls};
 
 const EXAMPLE_CONFIG: &str = include_str!("../../config/example/gateway.toml");
+const EXAMPLE_SUBSCRIPTIONS: &str = include_str!("../../config/example/subscriptions.json");
 const EXAMPLE_SERVICES: [(&str, &str); 3] = [
     (
         "ent-college.toml",
@@ -356,6 +358,7 @@ impl DemoStack {
         let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
         let (gateway, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;
         load_directory(&state, &dir.join("aaf")).await?;
+        load_subscriptions(&state, &dir).await?;
         Ok(Self {
             base_url,
             config_path,
@@ -449,5 +452,32 @@ async fn load_directory(state: &AppState, dir: &Path) -> Result<(), DemoError> {
             "demo AAF directory imported"
         );
     }
+    Ok(())
+}
+
+/// Writes the example subscriptions beside the configuration and imports
+/// them, as `sso-gateway subscriptions import` does.
+async fn load_subscriptions(state: &AppState, dir: &Path) -> Result<(), DemoError> {
+    let path = dir.join("subscriptions.json");
+    std::fs::write(&path, EXAMPLE_SUBSCRIPTIONS).map_err(|err| DemoError::Write {
+        path: path.clone(),
+        reason: err.to_string(),
+    })?;
+    let subscriptions = parse_file(EXAMPLE_SUBSCRIPTIONS, &state.registry).map_err(|problems| {
+        DemoError::Example(
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    crate::subscriptions::put_all(
+        state.store.as_ref(),
+        &subscriptions,
+        chrono::Utc::now().date_naive(),
+    )
+    .await
+    .map_err(|err| DemoError::Directory(err.to_string()))?;
     Ok(())
 }

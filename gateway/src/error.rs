@@ -17,6 +17,8 @@ pub enum WebError {
     LoginFailed(String),
     /// The person may not use the service.
     AccessDenied(String),
+    /// No subscription of the person's school covers them for this resource.
+    NoSubscription(String),
     /// The person has no (active) entry in the académie directory and the
     /// configuration requires one.
     NotInDirectory(String),
@@ -48,7 +50,9 @@ impl WebError {
                 StatusCode::BAD_REQUEST
             }
             WebError::LoginFailed(_) => StatusCode::UNAUTHORIZED,
-            WebError::AccessDenied(_) | WebError::NotInDirectory(_) => StatusCode::FORBIDDEN,
+            WebError::AccessDenied(_)
+            | WebError::NoSubscription(_)
+            | WebError::NotInDirectory(_) => StatusCode::FORBIDDEN,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -75,6 +79,13 @@ impl WebError {
                 "Accès refusé",
                 "Votre profil ne permet pas d'accéder à ce service.",
                 Some("Si vous pensez que c'est une erreur, adressez-vous à votre établissement."),
+            ),
+            WebError::NoSubscription(_) => (
+                "Ressource non disponible",
+                "Votre établissement n'a pas d'abonnement à cette ressource qui vous soit ouvert, ou cet abonnement n'est plus valable.",
+                Some(
+                    "Si vous pensez que c'est une erreur, adressez-vous au professeur documentaliste ou à la direction de votre établissement.",
+                ),
             ),
             WebError::NotInDirectory(_) => (
                 "Compte introuvable dans l'annuaire",
@@ -108,6 +119,7 @@ impl WebError {
             | WebError::LoginFailed(d)
             | WebError::AccessDenied(d)
             | WebError::NotInDirectory(d)
+            | WebError::NoSubscription(d)
             | WebError::Expired(d)
             | WebError::Unavailable(d)
             | WebError::Internal(d) => d,

@@ -7,7 +7,7 @@
 //!   children in several académies has one value per académie and gets,
 //!   per `[directory] several_academies`, a merged view (every child, every
 //!   school) or a page to choose the académie ([`Joined::Choose`]);
-//! - agents are found by their academic e-mail;
+//! - agents are found by their academic e-mail, and get their AAF reference;
 //! - the identity's school data (profiles, UAIs, classes, groups, level,
 //!   functions, children) is replaced by the directory's; names, civility and
 //!   e-mail are filled only when the IdP gave none;
@@ -186,6 +186,9 @@ fn fill(identity: &mut Identity, name: &str, value: Option<&String>) {
 fn enrich(identity: &mut Identity, entry: &Entry) {
     let person = &entry.person;
     identity.push(attr::ACADEMIE, entry.academie.clone());
+    // Agents found by e-mail get their AAF reference too: individual
+    // subscriptions name users by it (it is never released).
+    identity.push(attr::AAF_REF, format!("{}|{}", entry.academie, person.id));
     fill(identity, attr::SURNAME, person.surname.as_ref());
     fill(identity, attr::GIVEN_NAME, person.given_name.as_ref());
     fill(identity, attr::CIVILITY, person.civility.as_ref());

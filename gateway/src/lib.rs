@@ -16,6 +16,7 @@ pub mod pages;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod subscriptions;
 pub mod web;
 
 use rand::RngCore;

@@ -49,6 +49,14 @@ enum Command {
         #[arg(long, short, env = "SSO_CONFIG")]
         config: PathBuf,
     },
+    /// Import and list the resources' subscriptions (kept in the configured Redis).
+    Subscriptions {
+        /// The configuration file.
+        #[arg(long, short, env = "SSO_CONFIG")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: SubscriptionsCommand,
+    },
     /// Import and inspect the AAF directory (kept in the configured Redis).
     Aaf {
         /// The configuration file.
@@ -56,6 +64,25 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         command: AafCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SubscriptionsCommand {
+    /// Validate a subscriptions file (JSON, GAR field names) against the
+    /// registry and store every subscription; any problem imports nothing.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
+    /// List the stored subscriptions.
+    List {
+        /// Only this school.
+        #[arg(long)]
+        uai: Option<String>,
+        /// Only this resource (`idRessource`).
+        #[arg(long)]
+        resource: Option<String>,
     },
 }
 
@@ -158,6 +185,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Aaf { config, command } => aaf(&config, command).await,
+        Command::Subscriptions { config, command } => subscriptions(&config, command).await,
         Command::Demo { listen, config_out } => {
             init_logs(false);
             let listener = TcpListener::bind(&listen).await?;
@@ -180,19 +208,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 async fn aaf(config: &std::path::Path, command: AafCommand) -> anyhow::Result<ExitCode> {
-    let loaded = match LoadedConfig::load(config) {
-        Ok(loaded) => loaded,
-        Err(problems) => {
-            eprint!("{problems}");
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some((loaded, store)) = shared_store(config).await? else {
+        return Ok(ExitCode::FAILURE);
     };
-    if matches!(loaded.config.store, StoreConfig::Memory) {
-        anyhow::bail!(
-            "[store] kind = \"memory\" keeps nothing between processes: the directory must be imported into the shared Redis"
-        );
-    }
-    let store = server::connect_store(&loaded.config.store).await?;
     let directory = Directory::new(Arc::clone(&store));
     match command {
         AafCommand::Import {
@@ -261,6 +279,80 @@ async fn aaf(config: &std::path::Path, command: AafCommand) -> anyhow::Result<Ex
         },
         AafCommand::Status => {
             print!("{}", aaf::status(&directory).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The configuration, and the shared Redis store it names (the memory store
+/// keeps nothing between processes).
+async fn shared_store(
+    config: &std::path::Path,
+) -> anyhow::Result<Option<(LoadedConfig, Arc<dyn sso_store::Store>)>> {
+    let loaded = match LoadedConfig::load(config) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            eprint!("{problems}");
+            return Ok(None);
+        }
+    };
+    if matches!(loaded.config.store, StoreConfig::Memory) {
+        anyhow::bail!(
+            "[store] kind = \"memory\" keeps nothing between processes: this command writes to the shared Redis"
+        );
+    }
+    let store = server::connect_store(&loaded.config.store).await?;
+    Ok(Some((loaded, store)))
+}
+
+async fn subscriptions(
+    config: &std::path::Path,
+    command: SubscriptionsCommand,
+) -> anyhow::Result<ExitCode> {
+    let Some((loaded, store)) = shared_store(config).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    match command {
+        SubscriptionsCommand::Import { file } => {
+            let registry = sp_registry::Registry::load_dir(
+                &loaded.resolve(loaded.config.registry.services_dir.get_ref()),
+            )?;
+            let json = std::fs::read_to_string(&file)?;
+            match sp_registry::subscription::parse_file(&json, &registry) {
+                Ok(parsed) => {
+                    sso_gateway::subscriptions::put_all(
+                        store.as_ref(),
+                        &parsed,
+                        chrono::Utc::now().date_naive(),
+                    )
+                    .await?;
+                    println!(
+                        "{}: {} subscriptions imported",
+                        file.display(),
+                        parsed.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(problems) => {
+                    for problem in &problems {
+                        eprintln!("{}: {problem}", file.display());
+                    }
+                    eprintln!("{} problem(s): nothing imported", problems.len());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        SubscriptionsCommand::List { uai, resource } => {
+            let listed = sso_gateway::subscriptions::list(
+                store.as_ref(),
+                uai.as_deref(),
+                resource.as_deref(),
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "abonnements": listed }))?
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -39,7 +39,7 @@ impl TestSp {
         let definition = r#"
 id = "test-sp"
 display_name = "Service de test"
-kind = "resource"
+kind = "ent"
 [saml]
 entity_id = "https://sp.test/saml"
 metadata_file = "test-sp.metadata.xml"

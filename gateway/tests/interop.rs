@@ -230,9 +230,8 @@ fn pysaml2_service(entity_id: &str) -> String {
     format!(
         r#"id = "pysaml2-sp"
 display_name = "Service pysaml2 (tests d'interopérabilité)"
-kind = "resource"
+kind = "ent"
 publisher = "pysaml2"
-resource_id = "ark:/99999/pysaml2"
 
 [saml]
 entity_id = "{entity_id}"

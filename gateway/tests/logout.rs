@@ -111,7 +111,7 @@ impl SoapService {
             r#"
 id = "soap-sp"
 display_name = "{SP_NAME}"
-kind = "resource"
+kind = "ent"
 [saml]
 entity_id = "{SP_ENTITY}"
 acs = [{{ url = "{SP_ACS}", binding = "{post}", index = 0, default = true }}]

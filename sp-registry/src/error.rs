@@ -94,6 +94,9 @@ pub enum LoadErrorKind {
     /// `resource_id` on a service that is not a resource.
     #[error("resource_id is only allowed when kind = \"resource\"")]
     ResourceIdOnEnt,
+    /// A resource without `resource_id` (its subscriptions could not name it).
+    #[error("a resource needs its resource_id (the idRessource its subscriptions name)")]
+    MissingResourceId,
     /// A release name that is not a known GAR attribute.
     #[error(
         "unknown attribute {0:?} (expected one of IDO, UAI, PRO, NOM, PRE, CIV, P_MEL, DIV, GRO, E_MS1, P_MS4; use [release.custom] for other names)"
@@ -192,6 +195,14 @@ pub enum LoadErrorKind {
     DuplicateId {
         /// The duplicated id.
         id: String,
+        /// The file that declared it first.
+        first: PathBuf,
+    },
+    /// Two files declare the same `resource_id`.
+    #[error("resource_id {resource_id:?} is already declared in {}", first.display())]
+    DuplicateResourceId {
+        /// The duplicated resource id.
+        resource_id: String,
         /// The file that declared it first.
         first: PathBuf,
     },

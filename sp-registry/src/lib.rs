@@ -30,6 +30,7 @@ mod registry;
 mod release;
 mod saml;
 mod service;
+pub mod subscription;
 
 pub use access::{AccessDenied, AccessPolicy};
 pub use error::{LoadError, LoadErrorKind, RegistryErrors};

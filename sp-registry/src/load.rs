@@ -166,6 +166,13 @@ impl Checker<'_> {
         if let Some(publisher) = &raw.publisher {
             self.check_not_empty(publisher, "publisher");
         }
+        if raw.resource_id.is_none() && *raw.kind.get_ref() == ServiceKind::Resource {
+            self.push(
+                &raw.kind.span(),
+                "resource_id",
+                LoadErrorKind::MissingResourceId,
+            );
+        }
         if let Some(resource_id) = &raw.resource_id {
             self.check_not_empty(resource_id, "resource_id");
             if *raw.kind.get_ref() != ServiceKind::Resource {

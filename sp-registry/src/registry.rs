@@ -18,6 +18,7 @@ pub struct Registry {
     services: Vec<ServiceDefinition>,
     by_id: HashMap<String, usize>,
     by_entity_id: HashMap<String, usize>,
+    by_resource_id: HashMap<String, usize>,
 }
 
 impl Registry {
@@ -38,6 +39,7 @@ impl Registry {
             services: Vec::new(),
             by_id: HashMap::new(),
             by_entity_id: HashMap::new(),
+            by_resource_id: HashMap::new(),
         };
         for file in files {
             match load_file(dir, &file) {
@@ -56,6 +58,13 @@ impl Registry {
     pub fn by_entity_id(&self, entity_id: &str) -> Option<&ServiceDefinition> {
         self.by_entity_id
             .get(entity_id)
+            .and_then(|position| self.services.get(*position))
+    }
+
+    /// The resource whose `resource_id` (`idRessource`) is `resource_id`.
+    pub fn by_resource_id(&self, resource_id: &str) -> Option<&ServiceDefinition> {
+        self.by_resource_id
+            .get(resource_id)
             .and_then(|position| self.services.get(*position))
     }
 
@@ -111,8 +120,25 @@ impl Registry {
             });
             duplicate = true;
         }
+        if let Some(resource_id) = &service.resource_id
+            && let Some(&first) = self.by_resource_id.get(resource_id)
+        {
+            errors.push(LoadError {
+                file: service.source_file.clone(),
+                line: None,
+                field: Some("resource_id".to_owned()),
+                reason: LoadErrorKind::DuplicateResourceId {
+                    resource_id: resource_id.clone(),
+                    first: first_file(self, first),
+                },
+            });
+            duplicate = true;
+        }
         if duplicate {
             return;
+        }
+        if let Some(resource_id) = &service.resource_id {
+            self.by_resource_id.insert(resource_id.clone(), position);
         }
         self.by_id.insert(service.id.clone(), position);
         self.by_entity_id

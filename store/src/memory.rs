@@ -264,6 +264,26 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock(now);
+        let current = match state.live(key, now).map(|entry| &entry.value) {
+            None => 0,
+            Some(Value::Bytes(bytes)) => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|text| text.parse::<u64>().ok())
+                .ok_or_else(|| wrong_type("incr", key))?,
+            Some(Value::Set(_)) => return Err(wrong_type("incr", key)),
+        };
+        let next = current.saturating_add(1);
+        state.insert(
+            key,
+            Value::Bytes(next.to_string().into_bytes()),
+            deadline(now, ttl),
+        );
+        Ok(next)
+    }
+
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let now = Instant::now();
         let mut state = self.lock(now);

@@ -471,6 +471,26 @@ impl Store for RedisStore {
         .await
     }
 
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        let full_key = self.full_key(key);
+        let mut pipeline = redis::pipe();
+        pipeline
+            .atomic()
+            .cmd("INCR")
+            .arg(&full_key)
+            .cmd("PEXPIRE")
+            .arg(&full_key)
+            .arg(ttl_millis(ttl))
+            .ignore();
+        let mut connection = self.manager.clone();
+        let (value,): (u64,) = self
+            .bounded("incr", key, async move {
+                pipeline.query_async(&mut connection).await
+            })
+            .await?;
+        Ok(value)
+    }
+
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let Some(first) = keys.first() else {
             return Ok(Vec::new());

@@ -50,6 +50,10 @@ pub trait Store: Send + Sync + 'static {
     /// or added to gets `ttl`.
     async fn write_batch(&self, writes: &[BatchWrite], ttl: Duration) -> Result<(), StoreError>;
 
+    /// Adds one to a counter (`INCR` + `PEXPIRE` in one `MULTI`), created at 0
+    /// when absent, and returns the new value. For aggregate counts only.
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError>;
+
     /// Reads several values, pipelined; one entry per key, `None` when absent.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
 }

@@ -59,4 +59,5 @@ against_both_stores!(
     wrong_types,
     ping,
     batches,
+    counters,
 );

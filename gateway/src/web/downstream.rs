@@ -29,6 +29,7 @@ use super::cookies::{SameSite, set_cookie};
 use crate::error::WebError;
 use crate::session::{Flow, Participant, Session};
 use crate::state::AppState;
+use crate::subscriptions::{self, AccessError, SubscriptionStoreError};
 
 /// Name of the browser-binding cookie.
 pub const BROWSER_COOKIE: &str = "sso_browser";
@@ -291,6 +292,17 @@ pub async fn respond(
     if let Err(denied) = service.check_access(identity) {
         tracing::info!(service = %service.id, idp = %identity.idp, reason = %denied, "access refused");
         return Err(WebError::AccessDenied(denied.to_string()));
+    }
+    match subscriptions::check(state.store.as_ref(), service, identity).await {
+        Ok(()) => {}
+        Err(AccessError::Refused(refusal)) => {
+            tracing::info!(service = %service.id, reason = refusal.reason(), "access refused: subscription");
+            return Err(WebError::NoSubscription(refusal.to_string()));
+        }
+        Err(AccessError::Store(SubscriptionStoreError::Store(error))) => {
+            return Err(WebError::from(error));
+        }
+        Err(other) => return Err(WebError::Internal(other.to_string())),
     }
     let (name_id, name_id_format) = service.name_id(identity, &state.identifier_key);
     let attributes = service

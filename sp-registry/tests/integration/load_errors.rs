@@ -10,7 +10,7 @@ use crate::common::Folder;
 /// 4 blank, 5 `[saml]`, 6 entity_id, 7 acs, 8 require_signed_authn_requests.
 const BASE: &str = r#"id = "svc"
 display_name = "Service"
-kind = "resource"
+kind = "ent"
 
 [saml]
 entity_id = "https://svc.example.fr/sp"
@@ -174,12 +174,43 @@ fn empty_entity_id() {
 
 #[test]
 fn resource_id_only_on_resources() {
-    let resource = replace_line(4, "resource_id = \"ark:/99999/r1\"");
+    let resource = replace_line(4, "resource_id = \"ark:/99999/r1\"")
+        .replace("kind = \"ent\"", "kind = \"resource\"");
     folder_with(&resource).load().unwrap();
     let ent = resource.replace("kind = \"resource\"", "kind = \"ent\"");
     let (folder, error) = only_error(&ent);
     assert_at(&error, &folder, "svc.toml", Some(4), Some("resource_id"));
     assert!(matches!(error.reason, LoadErrorKind::ResourceIdOnEnt));
+}
+
+#[test]
+fn a_resource_needs_its_resource_id() {
+    let with = replace_line(4, "resource_id = \"ark:/99999/r1\"")
+        .replace("kind = \"ent\"", "kind = \"resource\"");
+    folder_with(&with).load().unwrap();
+    let without = BASE.replace("kind = \"ent\"", "kind = \"resource\"");
+    let (folder, error) = only_error(&without);
+    assert_at(&error, &folder, "svc.toml", Some(3), Some("resource_id"));
+    assert!(matches!(error.reason, LoadErrorKind::MissingResourceId));
+}
+
+#[test]
+fn two_resources_with_one_resource_id() {
+    let resource = replace_line(4, "resource_id = \"ark:/99999/r1\"")
+        .replace("kind = \"ent\"", "kind = \"resource\"");
+    let folder = folder_with(&resource);
+    folder.write(
+        "svc2.toml",
+        resource
+            .replace("id = \"svc\"", "id = \"svc2\"")
+            .replace("svc.example.fr/sp", "svc2.example.fr/sp"),
+    );
+    let error = folder.only_error();
+    assert!(
+        matches!(&error.reason, LoadErrorKind::DuplicateResourceId { resource_id, .. } if resource_id == "ark:/99999/r1"),
+        "{error}"
+    );
+    assert_eq!(error.field.as_deref(), Some("resource_id"));
 }
 
 #[test]

@@ -15,3 +15,5 @@ mod metadata;
 mod registry;
 #[cfg(test)]
 mod release;
+#[cfg(test)]
+mod subscriptions;

@@ -333,3 +333,21 @@ pub async fn batches(store: &dyn Store) {
         "dir",
     );
 }
+
+pub async fn counters(store: &dyn Store) {
+    assert_eq!(store.incr("count:a", LONG).await.unwrap(), 1);
+    assert_eq!(store.incr("count:a", LONG).await.unwrap(), 2);
+    assert_eq!(store.incr("count:b", SHORT).await.unwrap(), 1);
+    sleep_past_short().await;
+    assert_eq!(
+        store.incr("count:b", LONG).await.unwrap(),
+        1,
+        "expired, counts again from 0"
+    );
+    assert_eq!(store.get("count:a").await.unwrap(), Some(b"2".to_vec()));
+    store.set_add("count:set", "x", LONG).await.unwrap();
+    assert!(matches!(
+        store.incr("count:set", LONG).await,
+        Err(StoreError::WrongType { .. })
+    ));
+}

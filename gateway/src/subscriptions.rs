@@ -1,0 +1,188 @@
+//! Subscriptions in the shared store (domain reference §4), so that every
+//! replica decides the same way, and the access check a resource requires.
+//!
+//! Keys (kind `abo`):
+//! - `abo:sub:<idAbonnement>`: the subscription (JSON, GAR field names);
+//! - `abo:idx:<idRessource>:<uaiEtab>`: set of the subscription ids of one
+//!   school for one resource, read at access time (one set per school of the
+//!   user, then one pipelined read);
+//! - `abo:all`: set of every subscription id, for listings.
+//!
+//! Each key lives until 30 days after the subscription's end of validity.
+//! Refusals are counted per day, resource and reason in
+//! `count:refused:<YYYY-MM-DD>:<service>:<reason>` (an aggregate: no user
+//! data), kept 400 days.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use sp_registry::ServiceDefinition;
+use sp_registry::subscription::{Subscription, SubscriptionRefusal, decide};
+use sso_core::Identity;
+use sso_store::{BatchWrite, Store, StoreError};
+
+/// Kept after the end of validity, for the admin's listing.
+const KEPT_AFTER_END_DAYS: i64 = 30;
+/// Retention of the refusal counters.
+const COUNTER_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
+/// The set of every subscription id.
+const ALL_KEY: &str = "abo:all";
+/// TTL of that set, refreshed by every import.
+const LISTING_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+fn subscription_key(id: &str) -> String {
+    format!("abo:sub:{id}")
+}
+
+fn index_key(resource_id: &str, uai: &str) -> String {
+    format!("abo:idx:{resource_id}:{uai}")
+}
+
+fn ttl(subscription: &Subscription, today: NaiveDate) -> Duration {
+    let days = (subscription.valid_until - today).num_days() + KEPT_AFTER_END_DAYS;
+    Duration::from_secs(u64::try_from(days.max(1)).unwrap_or(1) * 24 * 3600)
+}
+
+/// Why subscriptions could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionStoreError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored subscription cannot be decoded.
+    #[error("stored subscription cannot be decoded: {0}")]
+    Corrupt(String),
+}
+
+/// Writes (or replaces) subscriptions, already validated against the
+/// registry. A replaced subscription whose school or resource changed
+/// leaves its old index entry, which reads ignore (they check the decoded
+/// subscription) and which expires.
+pub async fn put_all(
+    store: &dyn Store,
+    subscriptions: &[Subscription],
+    today: NaiveDate,
+) -> Result<(), SubscriptionStoreError> {
+    for subscription in subscriptions {
+        let ttl = ttl(subscription, today);
+        let value = serde_json::to_vec(subscription)
+            .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
+        store
+            .write_batch(
+                &[
+                    BatchWrite::Put {
+                        key: subscription_key(&subscription.id),
+                        value,
+                    },
+                    BatchWrite::SetAdd {
+                        key: index_key(&subscription.resource_id, &subscription.uai),
+                        member: subscription.id.clone(),
+                    },
+                ],
+                ttl,
+            )
+            .await?;
+        store
+            .set_add(ALL_KEY, &subscription.id, LISTING_TTL)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Every subscription stored, optionally only those of one school and/or
+/// one resource, sorted by id.
+pub async fn list(
+    store: &dyn Store,
+    uai: Option<&str>,
+    resource_id: Option<&str>,
+) -> Result<Vec<Subscription>, SubscriptionStoreError> {
+    let keys: Vec<String> = store
+        .set_members(ALL_KEY)
+        .await?
+        .iter()
+        .map(|id| subscription_key(id))
+        .collect();
+    let mut subscriptions = Vec::new();
+    for bytes in store.get_many(&keys).await?.into_iter().flatten() {
+        let subscription: Subscription = serde_json::from_slice(&bytes)
+            .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
+        if uai.is_none_or(|u| u == subscription.uai)
+            && resource_id.is_none_or(|r| r == subscription.resource_id)
+        {
+            subscriptions.push(subscription);
+        }
+    }
+    subscriptions.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(subscriptions)
+}
+
+/// The subscriptions to `resource_id` of the user's schools.
+pub async fn of_schools(
+    store: &dyn Store,
+    resource_id: &str,
+    uais: &[String],
+) -> Result<Vec<Subscription>, SubscriptionStoreError> {
+    let mut keys = Vec::new();
+    for uai in uais {
+        for id in store.set_members(&index_key(resource_id, uai)).await? {
+            keys.push(subscription_key(&id));
+        }
+    }
+    let mut subscriptions = Vec::new();
+    for bytes in store.get_many(&keys).await?.into_iter().flatten() {
+        let subscription: Subscription = serde_json::from_slice(&bytes)
+            .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
+        if subscription.resource_id == resource_id && uais.contains(&subscription.uai) {
+            subscriptions.push(subscription);
+        }
+    }
+    Ok(subscriptions)
+}
+
+/// Why a resource access was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// No subscription covers the user.
+    #[error(transparent)]
+    Refused(#[from] SubscriptionRefusal),
+    /// A resource registered without its `resource_id` (the registry refuses
+    /// such files; kept as a fail-closed guard).
+    #[error("resource {0} has no resource_id")]
+    NoResourceId(String),
+    /// The subscriptions could not be read.
+    #[error(transparent)]
+    Store(#[from] SubscriptionStoreError),
+}
+
+/// The subscription check of a resource at access time; the refusal is
+/// counted. ENTs need no subscription.
+pub async fn check(
+    store: &dyn Store,
+    service: &ServiceDefinition,
+    identity: &Identity,
+) -> Result<(), AccessError> {
+    if service.kind != sp_registry::ServiceKind::Resource {
+        return Ok(());
+    }
+    let resource_id = service
+        .resource_id
+        .as_deref()
+        .ok_or_else(|| AccessError::NoResourceId(service.id.clone()))?;
+    let uais: Vec<String> = identity
+        .uais()
+        .iter()
+        .map(|u| u.as_str().to_owned())
+        .collect();
+    let subscriptions = of_schools(store, resource_id, &uais).await?;
+    let today = Utc::now().date_naive();
+    match decide(&subscriptions, identity, resource_id, today) {
+        Ok(_) => Ok(()),
+        Err(refusal) => {
+            let key = format!("count:refused:{today}:{}:{}", service.id, refusal.reason());
+            if let Err(error) = store.incr(&key, COUNTER_TTL).await {
+                tracing::warn!(%error, "refusal not counted");
+            }
+            Err(AccessError::Refused(refusal))
+        }
+    }
+}

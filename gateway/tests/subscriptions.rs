@@ -1,0 +1,193 @@
+//! Subscriptions at access time, end to end through HTTP: a resource opens
+//! only for users whose school holds a valid subscription covering them; a
+//! refusal is a French page and is counted. The example subscriptions are
+//! imported by the demo stack; changes go through the shared store, as the
+//! CLI and other replicas see them. Then the operator's CLI.
+
+#![cfg(test)]
+
+mod common;
+
+use std::process::Command;
+
+use chrono::{Duration, Utc};
+use common::{Browser, Stack, login_at_ent};
+use sp_registry::subscription::parse_file;
+use sso_gateway::demo::DemoStack;
+use sso_gateway::subscriptions;
+use sso_store::testing::RedisServer;
+
+const EXAMPLE: &str = include_str!("../../config/example/subscriptions.json");
+
+fn refused_today(service: &str, reason: &str) -> String {
+    format!(
+        "count:refused:{}:{service}:{reason}",
+        Utc::now().date_naive()
+    )
+}
+
+async fn count(stack: &Stack, key: &str) -> u64 {
+    stack
+        .stack
+        .state
+        .store
+        .get(key)
+        .await
+        .unwrap()
+        .map(|v| String::from_utf8(v).unwrap().parse().unwrap())
+        .unwrap_or(0)
+}
+
+async fn open_textbook(stack: &Stack, login: &str) -> common::Page {
+    let mut browser = Browser::new();
+    login_at_ent(stack, &mut browser, "educonnect", login).await;
+    browser.open(&stack.url("/testbed/manuel/login")).await
+}
+
+#[tokio::test]
+async fn a_pupil_without_a_subscription_gets_a_french_page_and_is_counted_on_redis() {
+    let stack = Stack::redis().await;
+    // Positive control: Louis's collège subscribes to the textbook.
+    let louis = open_textbook(&stack, "eleve.louis").await;
+    assert!(louis.url.ends_with("/testbed/manuel"), "{}", louis.url);
+
+    // Léa's école does not.
+    let lea = open_textbook(&stack, "eleve.lea").await;
+    assert_eq!(lea.status, 403, "{}", lea.body);
+    assert!(
+        lea.body.contains("Ressource non disponible"),
+        "{}",
+        lea.body
+    );
+    assert!(lea.body.contains("documentaliste"), "{}", lea.body);
+    assert_eq!(
+        count(
+            &stack,
+            &refused_today("manuel-numerique", "no_subscription")
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_expired_subscription_closes_the_resource_until_renewed_in_memory() {
+    let stack = Stack::memory().await;
+    let store = stack.stack.state.store.as_ref();
+    let registry = &stack.stack.state.registry;
+    let mut renewed = parse_file(EXAMPLE, registry).unwrap();
+    let today = Utc::now().date_naive();
+    let college = renewed
+        .iter_mut()
+        .find(|s| s.id == "ABO-MANUEL-0359991V")
+        .unwrap();
+    let mut expired = college.clone();
+    expired.valid_until = today - Duration::days(1);
+    expired.valid_from = today - Duration::days(365);
+    subscriptions::put_all(store, &[expired], today)
+        .await
+        .unwrap();
+
+    let page = open_textbook(&stack, "eleve.louis").await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert_eq!(
+        count(
+            &stack,
+            &refused_today("manuel-numerique", "not_valid_today")
+        )
+        .await,
+        1
+    );
+
+    subscriptions::put_all(store, std::slice::from_ref(college), today)
+        .await
+        .unwrap();
+    let page = open_textbook(&stack, "eleve.louis").await;
+    assert!(page.url.ends_with("/testbed/manuel"), "{}", page.url);
+}
+
+#[tokio::test]
+async fn a_teacher_individually_assigned_opens_the_bank_in_memory() {
+    // ABO-BANQUE-0359992W is INDIV for the lycée: prof.garnier (lycée only)
+    // is assigned; the teachers' bank opens for him.
+    let stack = Stack::memory().await;
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "agents", "prof.garnier").await;
+    let bank = browser.open(&stack.url("/testbed/enseignants/login")).await;
+    assert!(
+        bank.url.ends_with("/testbed/enseignants"),
+        "{} {}",
+        bank.url,
+        bank.body
+    );
+
+    // Without his assignment, refused.
+    let registry = &stack.stack.state.registry;
+    let mut subs = parse_file(EXAMPLE, registry).unwrap();
+    let lycee = subs
+        .iter_mut()
+        .find(|s| s.id == "ABO-BANQUE-0359992W")
+        .unwrap();
+    lycee.assigned.retain(|user| !user.ends_with("|3550006"));
+    subscriptions::put_all(
+        stack.stack.state.store.as_ref(),
+        std::slice::from_ref(lycee),
+        Utc::now().date_naive(),
+    )
+    .await
+    .unwrap();
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "agents", "prof.garnier").await;
+    let bank = browser.open(&stack.url("/testbed/enseignants/login")).await;
+    assert_eq!(bank.status, 403, "{}", bank.body);
+    assert_eq!(
+        count(&stack, &refused_today("espace-enseignants", "not_assigned")).await,
+        1
+    );
+}
+
+fn cli(config: &std::path::Path, redis: &RedisServer, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
+        .arg("subscriptions")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("SSO_REDIS_URL", redis.url())
+        .env_remove("SSO_IDENTIFIER_SECRET")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_imports_a_valid_file_and_refuses_a_bad_one_whole() {
+    let redis = RedisServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = DemoStack::write_example(dir.path()).unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        EXAMPLE.replacen("ark:/99999/banque-ens", "ark:/99999/inconnue", 1),
+    )
+    .unwrap();
+    let (ok, _, stderr) = cli(&config, &redis, &["import", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains("idRessource"), "{stderr}");
+    assert!(stderr.contains("nothing imported"), "{stderr}");
+    let (_, listed, _) = cli(&config, &redis, &["list"]);
+    assert!(!listed.contains("idAbonnement"), "nothing stored: {listed}");
+
+    let good = dir.path().join("subscriptions.json");
+    std::fs::write(&good, EXAMPLE).unwrap();
+    let (ok, stdout, stderr) = cli(&config, &redis, &["import", good.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("5 subscriptions imported"), "{stdout}");
+    let (ok, listed, _) = cli(&config, &redis, &["list", "--uai", "0359992W"]);
+    assert!(ok);
+    assert_eq!(listed.matches("\"idAbonnement\"").count(), 2, "{listed}");
+    assert!(listed.contains("ABO-BANQUE-0359992W"), "{listed}");
+}
