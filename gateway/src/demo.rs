@@ -296,7 +296,15 @@ impl DemoStack {
             simulators = simulators.nest(&format!("/testbed/{}", sp.path), sim_sp_router(sim));
         }
         for (name, text) in EXAMPLE_SERVICES {
-            write(&dir.join("services").join(name), text)?;
+            // The example's access URLs name the publishers' hosts; in the
+            // demo each resource is a simulator under /testbed/.
+            let text = SPS.iter().fold(text.to_owned(), |text, sp| {
+                text.replace(
+                    &format!("https://{}.demo.example/login", sp.path),
+                    &format!("{base_url}/testbed/{}/login", sp.path),
+                )
+            });
+            write(&dir.join("services").join(name), &text)?;
         }
         Ok(simulators)
     }

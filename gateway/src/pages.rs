@@ -60,6 +60,10 @@ impl Pages {
             ("home.html", include_str!("../templates/home.html")),
             ("legal.html", include_str!("../templates/legal.html")),
             ("logout.html", include_str!("../templates/logout.html")),
+            (
+                "mediacentre.html",
+                include_str!("../templates/mediacentre.html"),
+            ),
         ];
         for (name, source) in templates {
             env.add_template(name, source)
@@ -91,6 +95,14 @@ impl Pages {
         options: &[crate::join::AcademieOption],
     ) -> Result<String, RenderError> {
         self.render("academie.html", context! { choice, options })
+    }
+
+    /// The médiacentre: `None` without a session.
+    pub fn mediacentre(
+        &self,
+        tiles: Option<&[crate::web::mediacentre::Tile]>,
+    ) -> Result<String, RenderError> {
+        self.render("mediacentre.html", context! { tiles })
     }
 
     /// An error page.

@@ -6,6 +6,8 @@
 //! - `abo:idx:<idRessource>:<uaiEtab>`: set of the subscription ids of one
 //!   school for one resource, read at access time (one set per school of the
 //!   user, then one pipelined read);
+//! - `abo:uai:<uaiEtab>`: set of the subscription ids of one school, for
+//!   the médiacentre (every resource of the user's schools at once);
 //! - `abo:all`: set of every subscription id, for listings.
 //!
 //! Each key lives until 30 days after the subscription's end of validity.
@@ -36,6 +38,10 @@ fn subscription_key(id: &str) -> String {
 
 fn index_key(resource_id: &str, uai: &str) -> String {
     format!("abo:idx:{resource_id}:{uai}")
+}
+
+fn school_key(uai: &str) -> String {
+    format!("abo:uai:{uai}")
 }
 
 fn ttl(subscription: &Subscription, today: NaiveDate) -> Duration {
@@ -78,6 +84,10 @@ pub async fn put_all(
                         key: index_key(&subscription.resource_id, &subscription.uai),
                         member: subscription.id.clone(),
                     },
+                    BatchWrite::SetAdd {
+                        key: school_key(&subscription.uai),
+                        member: subscription.id.clone(),
+                    },
                 ],
                 ttl,
             )
@@ -96,22 +106,11 @@ pub async fn list(
     uai: Option<&str>,
     resource_id: Option<&str>,
 ) -> Result<Vec<Subscription>, SubscriptionStoreError> {
-    let keys: Vec<String> = store
-        .set_members(ALL_KEY)
-        .await?
-        .iter()
-        .map(|id| subscription_key(id))
-        .collect();
-    let mut subscriptions = Vec::new();
-    for bytes in store.get_many(&keys).await?.into_iter().flatten() {
-        let subscription: Subscription = serde_json::from_slice(&bytes)
-            .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
-        if uai.is_none_or(|u| u == subscription.uai)
-            && resource_id.is_none_or(|r| r == subscription.resource_id)
-        {
-            subscriptions.push(subscription);
-        }
-    }
+    let ids = store.set_members(ALL_KEY).await?;
+    let mut subscriptions = read(store, &ids).await?;
+    subscriptions.retain(|s| {
+        uai.is_none_or(|u| u == s.uai) && resource_id.is_none_or(|r| r == s.resource_id)
+    });
     subscriptions.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(subscriptions)
 }
@@ -122,19 +121,40 @@ pub async fn of_schools(
     resource_id: &str,
     uais: &[String],
 ) -> Result<Vec<Subscription>, SubscriptionStoreError> {
-    let mut keys = Vec::new();
+    let mut ids = Vec::new();
     for uai in uais {
-        for id in store.set_members(&index_key(resource_id, uai)).await? {
-            keys.push(subscription_key(&id));
-        }
+        ids.extend(store.set_members(&index_key(resource_id, uai)).await?);
     }
+    let mut subscriptions = read(store, &ids).await?;
+    subscriptions.retain(|s| s.resource_id == resource_id && uais.contains(&s.uai));
+    Ok(subscriptions)
+}
+
+/// Every subscription of the user's schools, whatever the resource.
+pub async fn of_schools_all(
+    store: &dyn Store,
+    uais: &[String],
+) -> Result<Vec<Subscription>, SubscriptionStoreError> {
+    let mut ids = Vec::new();
+    for uai in uais {
+        ids.extend(store.set_members(&school_key(uai)).await?);
+    }
+    let mut subscriptions = read(store, &ids).await?;
+    subscriptions.retain(|s| uais.contains(&s.uai));
+    Ok(subscriptions)
+}
+
+async fn read(
+    store: &dyn Store,
+    ids: &[String],
+) -> Result<Vec<Subscription>, SubscriptionStoreError> {
+    let keys: Vec<String> = ids.iter().map(|id| subscription_key(id)).collect();
     let mut subscriptions = Vec::new();
     for bytes in store.get_many(&keys).await?.into_iter().flatten() {
-        let subscription: Subscription = serde_json::from_slice(&bytes)
-            .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
-        if subscription.resource_id == resource_id && uais.contains(&subscription.uai) {
-            subscriptions.push(subscription);
-        }
+        subscriptions.push(
+            serde_json::from_slice(&bytes)
+                .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?,
+        );
     }
     Ok(subscriptions)
 }

@@ -191,3 +191,68 @@ async fn the_cli_imports_a_valid_file_and_refuses_a_bad_one_whole() {
     assert_eq!(listed.matches("\"idAbonnement\"").count(), 2, "{listed}");
     assert!(listed.contains("ABO-BANQUE-0359992W"), "{listed}");
 }
+
+async fn mediacentre_of(stack: &Stack, browser: &mut Browser) -> Vec<String> {
+    let page = browser.open(&stack.url("/api/mediacentre")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let json: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    json["ressources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["idRessource"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The médiacentre lists what each user may open: a collège pupil the
+/// textbook, a teacher of the collège both resources, a parent nothing; a
+/// tile opens the resource with no second login.
+#[tokio::test]
+async fn the_mediacentre_lists_what_each_user_may_open_in_memory() {
+    let stack = Stack::memory().await;
+
+    let mut anonymous = Browser::new();
+    let page = anonymous.open(&stack.url("/api/mediacentre")).await;
+    assert_eq!(page.status, 401);
+    let page = anonymous.open(&stack.url("/mediacentre")).await;
+    assert!(
+        page.body.contains("Connectez-vous d'abord"),
+        "{}",
+        page.body
+    );
+
+    let mut pupil = Browser::new();
+    login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
+    assert_eq!(
+        mediacentre_of(&stack, &mut pupil).await,
+        ["ark:/99999/manuel-maths"]
+    );
+    let page = pupil.open(&stack.url("/mediacentre")).await;
+    assert!(page.body.contains("<h1>Médiacentre</h1>"), "{}", page.body);
+    assert!(page.body.contains("Manuel numérique de mathématiques"));
+    assert!(!page.body.contains("Banque de ressources"));
+    // One click: through the gateway, then the resource's login, answered
+    // from the session.
+    let opened = pupil
+        .open(&stack.url("/mediacentre/ouvrir/manuel-numerique"))
+        .await;
+    assert!(opened.url.ends_with("/testbed/manuel"), "{}", opened.url);
+    assert!(pupil.went_through("/saml/idp/sso"));
+    // Opening a resource the pupil may not use is refused with the page.
+    let refused = pupil
+        .open(&stack.url("/mediacentre/ouvrir/espace-enseignants"))
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let mut teacher = Browser::new();
+    login_at_ent(&stack, &mut teacher, "agents", "prof.blanc").await;
+    let mut listed = mediacentre_of(&stack, &mut teacher).await;
+    listed.sort();
+    assert_eq!(listed, ["ark:/99999/banque-ens", "ark:/99999/manuel-maths"]);
+
+    let mut parent = Browser::new();
+    login_at_ent(&stack, &mut parent, "educonnect", "parent.martin").await;
+    assert!(mediacentre_of(&stack, &mut parent).await.is_empty());
+    let page = parent.open(&stack.url("/mediacentre")).await;
+    assert!(page.body.contains("Aucune ressource"), "{}", page.body);
+}

@@ -94,6 +94,12 @@ pub enum LoadErrorKind {
     /// `resource_id` on a service that is not a resource.
     #[error("resource_id is only allowed when kind = \"resource\"")]
     ResourceIdOnEnt,
+    /// `[mediacentre]` on a service that is not a resource.
+    #[error("[mediacentre] is only allowed when kind = \"resource\"")]
+    MediacentreOnEnt,
+    /// A URL that is not absolute http(s).
+    #[error("{0:?} is not an absolute http:// or https:// URL")]
+    NotAnHttpUrl(String),
     /// A resource without `resource_id` (its subscriptions could not name it).
     #[error("a resource needs its resource_id (the idRessource its subscriptions name)")]
     MissingResourceId,

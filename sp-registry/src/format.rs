@@ -28,6 +28,20 @@ pub(crate) struct RawService {
     pub identifier: Option<Spanned<RawIdentifier>>,
     pub release: Option<RawRelease>,
     pub access: Option<RawAccess>,
+    pub mediacentre: Option<Spanned<RawMediacentre>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMediacentre {
+    pub access_url: Spanned<String>,
+    pub logo_url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub pedagogical_types: Vec<String>,
+    #[serde(default)]
+    pub education_levels: Vec<String>,
+    #[serde(default)]
+    pub subject_areas: Vec<String>,
 }
 
 /// The `[saml]` table.

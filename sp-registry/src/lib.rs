@@ -38,4 +38,4 @@ pub use identifier::{IdentifierKey, IdentifierScope, KeyTooShort};
 pub use registry::Registry;
 pub use release::{AttributeSource, GAR_ATTRIBUTES, ReleasePolicy, ReleaseRule, ReleasedAttribute};
 pub use saml::{AcsError, NameIdFormat, SamlService};
-pub use service::{ServiceDefinition, ServiceKind};
+pub use service::{Mediacentre, ServiceDefinition, ServiceKind};

@@ -27,7 +27,7 @@ use crate::release::{
     AttributeSource, NEVER_RELEASED, ReleasePolicy, ReleaseRule, canonical_name, gar_source,
 };
 use crate::saml::SamlService;
-use crate::service::{ServiceDefinition, ServiceKind};
+use crate::service::{Mediacentre, ServiceDefinition, ServiceKind};
 
 /// Longest assertion lifetime a service may ask for, and the default.
 const MAX_ASSERTION_LIFETIME_SECONDS: u64 = 300;
@@ -183,6 +183,27 @@ impl Checker<'_> {
                 );
             }
         }
+        let mediacentre = raw.mediacentre.map(|table| {
+            if *raw.kind.get_ref() != ServiceKind::Resource {
+                self.push(
+                    &table.span(),
+                    "mediacentre",
+                    LoadErrorKind::MediacentreOnEnt,
+                );
+            }
+            let table = table.into_inner();
+            self.check_http_url(&table.access_url, "mediacentre.access_url");
+            if let Some(logo) = &table.logo_url {
+                self.check_http_url(logo, "mediacentre.logo_url");
+            }
+            Mediacentre {
+                access_url: table.access_url.into_inner(),
+                logo_url: table.logo_url.map(Spanned::into_inner),
+                pedagogical_types: table.pedagogical_types,
+                education_levels: table.education_levels,
+                subject_areas: table.subject_areas,
+            }
+        });
         let identifier = self.identifier(raw.identifier.as_ref());
         let release = self.release(raw.release);
         let access = self.access(raw.access);
@@ -197,6 +218,7 @@ impl Checker<'_> {
             identifier: identifier?,
             release,
             access,
+            mediacentre,
             source_file: self.file.to_path_buf(),
         })
     }
@@ -309,6 +331,21 @@ impl Checker<'_> {
             });
         }
         ReleasePolicy { rules }
+    }
+
+    fn check_http_url(&mut self, value: &Spanned<String>, field: &str) {
+        let url = value.get_ref();
+        let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+        let host_ok = url
+            .split_once("://")
+            .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
+        if !scheme_ok || !host_ok || url.chars().any(char::is_whitespace) {
+            self.push(
+                &value.span(),
+                field,
+                LoadErrorKind::NotAnHttpUrl(url.clone()),
+            );
+        }
     }
 
     fn access(&mut self, raw: Option<RawAccess>) -> AccessPolicy {

@@ -22,6 +22,23 @@ pub enum ServiceKind {
     Resource,
 }
 
+/// A resource's tile in the médiacentre (domain reference §4: the GAR
+/// fields `urlAccesRessource`, `urlVignette`, `typePedagogique`,
+/// `niveauEducatif`, `domaineEnseignement`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mediacentre {
+    /// Where a click starts the resource's own login (it then asks the gateway).
+    pub access_url: String,
+    /// Its logo.
+    pub logo_url: Option<String>,
+    /// `typePedagogique` labels.
+    pub pedagogical_types: Vec<String>,
+    /// `niveauEducatif` labels.
+    pub education_levels: Vec<String>,
+    /// `domaineEnseignement` labels.
+    pub subject_areas: Vec<String>,
+}
+
 /// One downstream service, validated.
 #[derive(Debug, Clone)]
 pub struct ServiceDefinition {
@@ -43,6 +60,8 @@ pub struct ServiceDefinition {
     pub release: ReleasePolicy,
     /// Who may open the service.
     pub access: AccessPolicy,
+    /// How the médiacentre shows the resource (resources only).
+    pub mediacentre: Option<Mediacentre>,
     /// The file the definition was read from.
     pub source_file: PathBuf,
 }

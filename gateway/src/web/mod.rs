@@ -5,6 +5,7 @@
 mod cookies;
 mod downstream;
 mod logout;
+pub mod mediacentre;
 mod upstream;
 
 use std::time::Duration;
@@ -43,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         .route("/saml/idp/slo", get(logout::downstream_slo_redirect))
         .route("/login", get(upstream::discovery))
         .route("/login/{idp}", get(upstream::start))
+        .route("/mediacentre", get(mediacentre::page))
+        .route("/mediacentre/ouvrir/{id}", get(mediacentre::open))
+        .route("/api/mediacentre", get(mediacentre::api))
         .route(
             "/login/academie",
             axum::routing::post(upstream::choose_academie),

@@ -214,6 +214,35 @@ fn two_resources_with_one_resource_id() {
 }
 
 #[test]
+fn mediacentre_needs_a_resource_and_http_urls() {
+    let resource = replace_line(4, "resource_id = \"ark:/99999/r1\"")
+        .replace("kind = \"ent\"", "kind = \"resource\"");
+    let tile = "[mediacentre]\naccess_url = \"https://svc.example.fr/login\"\nlogo_url = \"https://svc.example.fr/logo.png\"\npedagogical_types = [\"Manuel numérique\"]\n";
+    let registry = folder_with(&format!("{resource}{tile}")).load().unwrap();
+    let shown = registry.by_id("svc").unwrap().mediacentre.clone().unwrap();
+    assert_eq!(shown.access_url, "https://svc.example.fr/login");
+    assert_eq!(shown.pedagogical_types, ["Manuel numérique"]);
+
+    let (folder, error) = only_error(&append(tile));
+    assert_at(&error, &folder, "svc.toml", Some(9), Some("mediacentre"));
+    assert!(matches!(error.reason, LoadErrorKind::MediacentreOnEnt));
+
+    let relative = format!(
+        "{resource}{}",
+        tile.replace("https://svc.example.fr/login", "/login")
+    );
+    let (folder, error) = only_error(&relative);
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(10),
+        Some("mediacentre.access_url"),
+    );
+    assert!(matches!(error.reason, LoadErrorKind::NotAnHttpUrl(_)));
+}
+
+#[test]
 fn unknown_gar_attribute() {
     let (folder, error) = only_error(&append(
         "[release]\nattributes = [\n  \"IDO\",\n  \"FOO\",\n]\n",

@@ -1,0 +1,160 @@
+//! The médiacentre (domain reference §4): the resources a logged-in user may
+//! open — their profile allowed by the resource and a subscription of their
+//! school, valid today, covering them — as a JSON list with the GAR fields
+//! (`GET /api/mediacentre`) and as an accessible French page of tiles
+//! (`GET /mediacentre`). A tile leads to `GET /mediacentre/ouvrir/<id>`,
+//! which checks again at that moment (a refusal is the French page, counted)
+//! and then starts the resource's own login, which the gateway answers from
+//! the SSO session: one click, no second login.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Serialize;
+use sp_registry::ServiceKind;
+use sp_registry::subscription::decide;
+use sso_core::Identity;
+
+use super::CookieJar;
+use crate::error::WebError;
+use crate::session::Session;
+use crate::state::AppState;
+use crate::subscriptions::{self, AccessError, SubscriptionStoreError};
+
+/// One resource of the médiacentre, GAR field names.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tile {
+    /// `idRessource`.
+    #[serde(rename = "idRessource")]
+    pub resource_id: String,
+    /// `nomRessource`.
+    #[serde(rename = "nomRessource")]
+    pub name: String,
+    /// `nomEditeur`.
+    #[serde(rename = "nomEditeur")]
+    pub publisher: Option<String>,
+    /// `urlVignette`.
+    #[serde(rename = "urlVignette")]
+    pub logo_url: Option<String>,
+    /// `urlAccesRessource`: through the gateway.
+    #[serde(rename = "urlAccesRessource")]
+    pub access_url: String,
+    /// `typePedagogique`.
+    #[serde(rename = "typePedagogique")]
+    pub pedagogical_types: Vec<String>,
+    /// `niveauEducatif`.
+    #[serde(rename = "niveauEducatif")]
+    pub education_levels: Vec<String>,
+    /// `domaineEnseignement`.
+    #[serde(rename = "domaineEnseignement")]
+    pub subject_areas: Vec<String>,
+}
+
+fn store_error(error: SubscriptionStoreError) -> WebError {
+    match error {
+        SubscriptionStoreError::Store(error) => WebError::from(error),
+        other => WebError::Internal(other.to_string()),
+    }
+}
+
+/// The resources `identity` may open now, in registry order.
+pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, WebError> {
+    let uais: Vec<String> = identity
+        .uais()
+        .iter()
+        .map(|u| u.as_str().to_owned())
+        .collect();
+    let subscriptions = subscriptions::of_schools_all(state.store.as_ref(), &uais)
+        .await
+        .map_err(store_error)?;
+    let today = Utc::now().date_naive();
+    let mut tiles = Vec::new();
+    for service in state.registry.services() {
+        let (Some(resource_id), Some(tile)) = (&service.resource_id, &service.mediacentre) else {
+            continue;
+        };
+        if service.kind != ServiceKind::Resource
+            || service.check_access(identity).is_err()
+            || decide(&subscriptions, identity, resource_id, today).is_err()
+        {
+            continue;
+        }
+        tiles.push(Tile {
+            resource_id: resource_id.clone(),
+            name: service.display_name.clone(),
+            publisher: service.publisher.clone(),
+            logo_url: tile.logo_url.clone(),
+            access_url: format!("{}/mediacentre/ouvrir/{}", state.urls.base, service.id),
+            pedagogical_types: tile.pedagogical_types.clone(),
+            education_levels: tile.education_levels.clone(),
+            subject_areas: tile.subject_areas.clone(),
+        });
+    }
+    Ok(tiles)
+}
+
+async fn session(state: &AppState, jar: &CookieJar) -> Result<Option<Session>, WebError> {
+    let Some(id) = jar.get(&state.config.session.cookie_name) else {
+        return Ok(None);
+    };
+    Ok(state.sessions().get(id, Utc::now().timestamp()).await?)
+}
+
+/// `GET /api/mediacentre`: `{"ressources": [...]}` for the session's user;
+/// 401 without a session.
+pub async fn api(State(state): State<AppState>, jar: CookieJar) -> Result<Response, WebError> {
+    let Some(session) = session(&state, &jar).await? else {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "erreur": "aucune session : connectez-vous d'abord" })),
+        )
+            .into_response());
+    };
+    let tiles = offer(&state, &session.identity).await?;
+    Ok(Json(serde_json::json!({ "ressources": tiles })).into_response())
+}
+
+/// `GET /mediacentre`: the tiles, or an invitation to log in first.
+pub async fn page(State(state): State<AppState>, jar: CookieJar) -> Result<Response, WebError> {
+    let tiles = match session(&state, &jar).await? {
+        Some(session) => Some(offer(&state, &session.identity).await?),
+        None => None,
+    };
+    let page = state
+        .pages
+        .mediacentre(tiles.as_deref())
+        .map_err(|err| WebError::Internal(err.to_string()))?;
+    Ok(axum::response::Html(page).into_response())
+}
+
+/// `GET /mediacentre/ouvrir/{id}`: checks the access now, then starts the
+/// resource's login.
+pub async fn open(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let Some(session) = session(&state, &jar).await? else {
+        return Ok(Redirect::to("/mediacentre").into_response());
+    };
+    let service = state
+        .registry
+        .by_id(&id)
+        .filter(|s| s.kind == ServiceKind::Resource)
+        .ok_or_else(|| WebError::UnknownService(format!("no resource {id}")))?;
+    let tile = service.mediacentre.as_ref().ok_or_else(|| {
+        WebError::UnknownService(format!("resource {id} is not in the médiacentre"))
+    })?;
+    let identity = &session.identity;
+    if let Err(denied) = service.check_access(identity) {
+        return Err(WebError::AccessDenied(denied.to_string()));
+    }
+    match subscriptions::check(state.store.as_ref(), service, identity).await {
+        Ok(()) => Ok(Redirect::to(&tile.access_url).into_response()),
+        Err(AccessError::Refused(refusal)) => Err(WebError::NoSubscription(refusal.to_string())),
+        Err(AccessError::Store(error)) => Err(store_error(error)),
+        Err(other) => Err(WebError::Internal(other.to_string())),
+    }
+}
