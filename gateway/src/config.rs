@@ -46,6 +46,18 @@ pub struct GatewayConfig {
     /// The AAF directory: import and join at login.
     #[serde(default)]
     pub directory: DirectoryConfig,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`: the operators' API (`/admin/api/...`), off without a token.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// File holding the bearer token (at least 32 characters); the
+    /// environment variable `SSO_ADMIN_TOKEN` overrides it.
+    pub api_token_file: Option<Spanned<PathBuf>>,
 }
 
 /// What a login does when the user has no active directory entry.
@@ -265,6 +277,14 @@ fn default_logout_timeout() -> u64 {
 pub struct RegistryConfig {
     /// Folder with one `*.toml` file per downstream service.
     pub services_dir: Spanned<PathBuf>,
+    /// How often the folder is checked for changes (0: only on SIGHUP and
+    /// through the admin API).
+    #[serde(default = "default_reload_interval")]
+    pub reload_interval_seconds: u64,
+}
+
+fn default_reload_interval() -> u64 {
+    10
 }
 
 /// `[legal]`: the legal notice, validated by the académie, shown in the

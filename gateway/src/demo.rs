@@ -215,6 +215,7 @@ impl DemoStack {
         write_key(dir, "gateway-signing", &gateway_signing)?;
         write_key(dir, "gateway-encryption", &gateway_encryption)?;
         write(&dir.join("keys/identifier.secret"), crate::random_token())?;
+        write(&dir.join("keys/admin.token"), crate::random_token())?;
         write(&dir.join("gateway.toml"), gateway_toml)?;
         let config: toml::Table =
             toml::from_str(EXAMPLE_CONFIG).map_err(|err| DemoError::Example(err.to_string()))?;
@@ -471,15 +472,16 @@ async fn load_subscriptions(state: &AppState, dir: &Path) -> Result<(), DemoErro
         path: path.clone(),
         reason: err.to_string(),
     })?;
-    let subscriptions = parse_file(EXAMPLE_SUBSCRIPTIONS, &state.registry).map_err(|problems| {
-        DemoError::Example(
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    let subscriptions =
+        parse_file(EXAMPLE_SUBSCRIPTIONS, &state.registry.get()).map_err(|problems| {
+            DemoError::Example(
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
     crate::subscriptions::put_all(
         state.store.as_ref(),
         &subscriptions,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod issue;
 pub mod join;
 pub mod pages;
+pub mod registry;
 pub mod server;
 pub mod session;
 pub mod state;

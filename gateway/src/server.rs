@@ -10,6 +10,7 @@ use sso_store::{MemoryStore, RedisConfig, RedisStore, Store};
 use tokio::net::TcpListener;
 
 use crate::config::{LoadedConfig, StoreConfig};
+use crate::registry::SharedRegistry;
 use crate::state::{AppState, Prepared, http_client, prepare};
 
 /// Why the gateway could not start.
@@ -67,10 +68,19 @@ pub async fn build(
         signing_key,
         identifier_key,
         pages,
+        admin_token,
     } = prepared;
     for (source, connector) in metadata_sources.into_iter().zip(connectors.iter()) {
         source.spawn_refresh(Arc::clone(connector), http.clone());
     }
+    let registry = SharedRegistry::new(
+        registry,
+        loaded.resolve(config.registry.services_dir.get_ref()),
+    );
+    if config.registry.reload_interval_seconds > 0 {
+        registry.spawn_watch(Duration::from_secs(config.registry.reload_interval_seconds));
+    }
+    registry.spawn_sighup();
     let state = AppState {
         config: Arc::new(config),
         urls: Arc::new(urls),
@@ -82,6 +92,7 @@ pub async fn build(
         identifier_key,
         pages,
         http,
+        admin_token,
         demo_link,
     };
     Ok((crate::web::router(state.clone()), state))

@@ -16,6 +16,7 @@ use sso_store::Store;
 
 use crate::config::{ConfigProblem, ConfigProblems, GatewayConfig, LoadedConfig};
 use crate::pages::Pages;
+use crate::registry::SharedRegistry;
 use crate::session::Sessions;
 
 /// Public endpoints, derived from `server.public_url`.
@@ -71,6 +72,8 @@ pub struct Prepared {
     pub identifier_key: Arc<IdentifierKey>,
     /// Page templates.
     pub pages: Arc<Pages>,
+    /// SHA-256 of the admin API token, when the API is on.
+    pub admin_token: Option<[u8; 32]>,
 }
 
 /// The running gateway's shared state.
@@ -85,7 +88,7 @@ pub struct AppState {
     /// The AAF directory, in the same store.
     pub directory: Directory,
     /// Downstream services.
-    pub registry: Arc<Registry>,
+    pub registry: SharedRegistry,
     /// Upstream identity providers.
     pub connectors: Arc<Vec<Arc<SamlConnector>>>,
     /// Signing key.
@@ -96,6 +99,8 @@ pub struct AppState {
     pub pages: Arc<Pages>,
     /// HTTP client for back-channel calls (no redirects followed).
     pub http: reqwest::Client,
+    /// SHA-256 of the admin API token, when the API is on.
+    pub admin_token: Option<[u8; 32]>,
     /// Link shown on the home page in the demo.
     pub demo_link: Option<String>,
 }
@@ -308,6 +313,10 @@ pub async fn prepare(
             }
         }
     }
+    let admin_token = admin_token(loaded)
+        .map_err(|p| problems.push(p))
+        .ok()
+        .flatten();
     if config.idp.is_empty() {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),
@@ -334,10 +343,44 @@ pub async fn prepare(
                 signing_key,
                 identifier_key,
                 pages,
+                admin_token,
             })
         }
         _ => Err(ConfigProblems(problems)),
     }
+}
+
+/// Shortest admin token accepted.
+const MIN_ADMIN_TOKEN: usize = 32;
+
+/// The SHA-256 of the admin token, `None` when the admin API is off.
+fn admin_token(loaded: &LoadedConfig) -> Result<Option<[u8; 32]>, ConfigProblem> {
+    use sha2::Digest as _;
+    let token = match (
+        std::env::var("SSO_ADMIN_TOKEN").ok(),
+        &loaded.config.admin.api_token_file,
+    ) {
+        (Some(token), _) => token,
+        (None, Some(file)) => std::fs::read_to_string(loaded.resolve(file.get_ref()))
+            .map(|text| text.trim().to_owned())
+            .map_err(|err| {
+                loaded.problem_at(
+                    file,
+                    "admin.api_token_file",
+                    format!("cannot read the file: {err}"),
+                )
+            })?,
+        (None, None) => return Ok(None),
+    };
+    if token.len() < MIN_ADMIN_TOKEN {
+        return Err(ConfigProblem {
+            file: loaded.path.clone(),
+            line: None,
+            field: Some("admin.api_token_file".to_owned()),
+            message: format!("the admin token must have at least {MIN_ADMIN_TOKEN} characters"),
+        });
+    }
+    Ok(Some(sha2::Sha256::digest(token.as_bytes()).into()))
 }
 
 fn identifier_secret(loaded: &LoadedConfig) -> Result<Vec<u8>, ConfigProblem> {

@@ -74,7 +74,7 @@ async fn a_pupil_without_a_subscription_gets_a_french_page_and_is_counted_on_red
 async fn an_expired_subscription_closes_the_resource_until_renewed_in_memory() {
     let stack = Stack::memory().await;
     let store = stack.stack.state.store.as_ref();
-    let registry = &stack.stack.state.registry;
+    let registry = &stack.stack.state.registry.get();
     let mut renewed = parse_file(EXAMPLE, registry).unwrap();
     let today = Utc::now().date_naive();
     let college = renewed
@@ -122,7 +122,7 @@ async fn a_teacher_individually_assigned_opens_the_bank_in_memory() {
     );
 
     // Without his assignment, refused.
-    let registry = &stack.stack.state.registry;
+    let registry = &stack.stack.state.registry.get();
     let mut subs = parse_file(EXAMPLE, registry).unwrap();
     let lycee = subs
         .iter_mut()

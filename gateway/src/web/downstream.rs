@@ -18,7 +18,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
-use sp_registry::ServiceDefinition;
+use sp_registry::{Registry, ServiceDefinition};
 use sso_saml::binding::{self, MessageKind};
 use sso_saml::messages::{self, AssertionSpec, AuthnRequest, ResponseSpec, SamlAttribute};
 use sso_saml::metadata::{IdpMetadataSpec, build_idp_metadata};
@@ -72,13 +72,12 @@ impl SamlPost {
 }
 
 fn service_of<'a>(
-    state: &'a AppState,
+    registry: &'a Registry,
     issuer: Option<&str>,
 ) -> Result<&'a ServiceDefinition, WebError> {
     let issuer =
         issuer.ok_or_else(|| WebError::BadRequest("AuthnRequest without Issuer".into()))?;
-    state
-        .registry
+    registry
         .by_entity_id(issuer)
         .ok_or_else(|| WebError::UnknownService(format!("unregistered issuer {issuer:?}")))
 }
@@ -98,7 +97,8 @@ pub async fn sso_redirect(
         .map_err(|err| WebError::BadRequest(err.to_string()))?;
     let request = messages::parse_authn_request(&message.xml)
         .map_err(|err| WebError::BadRequest(err.to_string()))?;
-    let service = service_of(&state, request.issuer.as_deref())?;
+    let registry = state.registry.get();
+    let service = service_of(&registry, request.issuer.as_deref())?;
     if message.signature.is_some() {
         binding::verify_redirect_signature(&message, &service.saml.signing_certs)
             .map_err(|err| WebError::BadRequest(format!("AuthnRequest signature: {err}")))?;
@@ -135,7 +135,8 @@ pub async fn sso_post(
         .map_err(|err| WebError::BadRequest(err.to_string()))?;
     let mut request =
         messages::parse_authn_request(&xml).map_err(|err| WebError::BadRequest(err.to_string()))?;
-    let service = service_of(&state, request.issuer.as_deref())?;
+    let registry = state.registry.get();
+    let service = service_of(&registry, request.issuer.as_deref())?;
     if request.signed {
         let certs = service.saml.signing_certs.clone();
         let reduced = tokio::task::spawn_blocking(move || dsig::verify_and_reduce(&xml, &certs))
@@ -285,7 +286,8 @@ pub async fn respond(
         .take_flow(flow_id)
         .await?
         .ok_or_else(|| WebError::Expired("flow already answered".into()))?;
-    let service = state.registry.by_id(&flow.service_id).ok_or_else(|| {
+    let registry = state.registry.get();
+    let service = registry.by_id(&flow.service_id).ok_or_else(|| {
         WebError::UnknownService(format!("service {} left the registry", flow.service_id))
     })?;
     let identity = &session.identity;

@@ -76,6 +76,7 @@ const LOGOUT_TTL: Duration = Duration::from_secs(300);
 fn service_name(state: &AppState, id: &str) -> String {
     state
         .registry
+        .get()
         .by_id(id)
         .map_or_else(|| id.to_owned(), |s| s.display_name.clone())
 }
@@ -160,11 +161,12 @@ async fn begin(
         upstream,
     };
     let mut back_channel = Vec::new();
+    let registry = state.registry.get();
     for participant in participants {
         if Some(participant.service_id.as_str()) == skip_service {
             continue;
         }
-        let Some(service) = state.registry.by_id(&participant.service_id) else {
+        let Some(service) = registry.by_id(&participant.service_id) else {
             continue;
         };
         let slo = &service.saml.slo;
@@ -285,8 +287,9 @@ async fn next_step(
     logout_id: String,
     mut logout: LogoutState,
 ) -> Result<Response, WebError> {
+    let registry = state.registry.get();
     while let Some(participant) = logout.pending.pop() {
-        let Some(service) = state.registry.by_id(&participant.service_id) else {
+        let Some(service) = registry.by_id(&participant.service_id) else {
             continue;
         };
         let Some(endpoint) = service
@@ -361,8 +364,8 @@ async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebEr
             request_id,
             relay_state,
         } => {
-            let service = state
-                .registry
+            let registry = state.registry.get();
+            let service = registry
                 .by_id(&service_id)
                 .ok_or_else(|| WebError::UnknownService(service_id.clone()))?;
             let endpoint = service
@@ -505,7 +508,7 @@ pub async fn downstream_slo_redirect(
     let message = decode(&state, query)?;
     match message.kind {
         MessageKind::Response => {
-            let registry = std::sync::Arc::clone(&state.registry);
+            let registry = state.registry.get();
             resume(&state, &message, |id| {
                 registry
                     .by_id(id)
@@ -516,12 +519,10 @@ pub async fn downstream_slo_redirect(
         }
         MessageKind::Request => {
             let request = parse_logout_request(&message)?;
-            let service = state
-                .registry
-                .by_entity_id(&request.issuer)
-                .ok_or_else(|| {
-                    WebError::UnknownService(format!("unregistered issuer {:?}", request.issuer))
-                })?;
+            let registry = state.registry.get();
+            let service = registry.by_entity_id(&request.issuer).ok_or_else(|| {
+                WebError::UnknownService(format!("unregistered issuer {:?}", request.issuer))
+            })?;
             verify_logout_request(
                 &state,
                 &message,

@@ -71,7 +71,8 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         .map_err(store_error)?;
     let today = Utc::now().date_naive();
     let mut tiles = Vec::new();
-    for service in state.registry.services() {
+    let registry = state.registry.get();
+    for service in registry.services() {
         let (Some(resource_id), Some(tile)) = (&service.resource_id, &service.mediacentre) else {
             continue;
         };
@@ -139,8 +140,8 @@ pub async fn open(
     let Some(session) = session(&state, &jar).await? else {
         return Ok(Redirect::to("/mediacentre").into_response());
     };
-    let service = state
-        .registry
+    let registry = state.registry.get();
+    let service = registry
         .by_id(&id)
         .filter(|s| s.kind == ServiceKind::Resource)
         .ok_or_else(|| WebError::UnknownService(format!("no resource {id}")))?;

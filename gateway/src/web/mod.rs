@@ -2,6 +2,7 @@
 //! thin; limits, timeouts, security headers, tracing and the rendering of
 //! error pages are layers.
 
+mod admin;
 mod cookies;
 mod downstream;
 mod logout;
@@ -47,6 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/mediacentre", get(mediacentre::page))
         .route("/mediacentre/ouvrir/{id}", get(mediacentre::open))
         .route("/api/mediacentre", get(mediacentre::api))
+        .route(
+            "/admin/api/registry/reload",
+            axum::routing::post(admin::reload_registry),
+        )
         .route(
             "/login/academie",
             axum::routing::post(upstream::choose_academie),

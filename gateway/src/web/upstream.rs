@@ -41,6 +41,7 @@ pub async fn discovery(
                 .ok_or_else(|| WebError::Expired("unknown or expired flow".into()))?;
             state
                 .registry
+                .get()
                 .by_id(&flow.service_id)
                 .map(|s| s.display_name.clone())
         }
