@@ -5,8 +5,9 @@
 
 #![cfg(test)]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use chrono::NaiveDate;
 use sso_gateway::demo::DemoStack;
@@ -15,20 +16,7 @@ use sso_testbed::aaf::{self, AafSpec};
 use sso_testbed::people::{self, Degree};
 
 fn aaf_command(config: &Path, redis: &RedisServer, args: &[&str]) -> (bool, String, String) {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
-        .arg("aaf")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("SSO_REDIS_URL", redis.url())
-        .env_remove("SSO_IDENTIFIER_SECRET")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::operator_command("aaf", config, redis, args)
 }
 
 #[tokio::test]

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use chrono::{Duration, Utc};
 use common::{Browser, Stack, login_at_ent};
 use sp_registry::subscription::parse_file;
@@ -147,20 +145,7 @@ async fn a_teacher_individually_assigned_opens_the_bank_in_memory() {
 }
 
 fn cli(config: &std::path::Path, redis: &RedisServer, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
-        .arg("subscriptions")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("SSO_REDIS_URL", redis.url())
-        .env_remove("SSO_IDENTIFIER_SECRET")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::operator_command("subscriptions", config, redis, args)
 }
 
 #[tokio::test]

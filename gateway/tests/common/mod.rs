@@ -268,3 +268,28 @@ pub async fn login_at_ent(stack: &Stack, browser: &mut Browser, idp: &str, login
     assert_eq!(accounts.status, 200, "{}", accounts.body);
     browser.login_as(&accounts, login).await
 }
+
+/// Runs `sso-gateway <command> --config <config> <args>` against `redis`
+/// (through `SSO_REDIS_URL`): success, stdout, stderr.
+pub fn operator_command(
+    command: &str,
+    config: &std::path::Path,
+    redis: &RedisServer,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
+        .arg(command)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("SSO_REDIS_URL", redis.url())
+        .env_remove("SSO_IDENTIFIER_SECRET")
+        .env_remove("SSO_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
