@@ -12,6 +12,8 @@ mod load_errors;
 #[cfg(test)]
 mod metadata;
 #[cfg(test)]
+mod property;
+#[cfg(test)]
 mod registry;
 #[cfg(test)]
 mod release;
