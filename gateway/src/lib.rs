@@ -10,6 +10,7 @@ pub mod aaf;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod issue;
 pub mod join;
 pub mod pages;

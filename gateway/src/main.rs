@@ -49,6 +49,14 @@ enum Command {
         #[arg(long, short, env = "SSO_CONFIG")]
         config: PathBuf,
     },
+    /// What each service receives: for one user, or a CSV summary.
+    Registry {
+        /// The configuration file.
+        #[arg(long, short, env = "SSO_CONFIG")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
     /// Import and list the resources' subscriptions (kept in the configured Redis).
     Subscriptions {
         /// The configuration file.
@@ -65,6 +73,22 @@ enum Command {
         #[command(subcommand)]
         command: AafCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistryCommand {
+    /// What `service` would receive for the person `id` of `academie`, and
+    /// why each attribute is released or withheld.
+    Explain {
+        /// Service id.
+        service: String,
+        /// Académie code.
+        academie: String,
+        /// The person's AAF id.
+        id: String,
+    },
+    /// CSV: every attribute each service may receive (for the DPO).
+    Summary,
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +210,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Aaf { config, command } => aaf(&config, command).await,
         Command::Subscriptions { config, command } => subscriptions(&config, command).await,
+        Command::Registry { config, command } => registry(&config, command).await,
         Command::Demo { listen, config_out } => {
             init_logs(false);
             let listener = TcpListener::bind(&listen).await?;
@@ -354,6 +379,59 @@ async fn subscriptions(
                 serde_json::to_string_pretty(&serde_json::json!({ "abonnements": listed }))?
             );
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn registry(config: &std::path::Path, command: RegistryCommand) -> anyhow::Result<ExitCode> {
+    let loaded = match LoadedConfig::load(config) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            eprint!("{problems}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let http = sso_gateway::state::http_client()?;
+    let prepared = match sso_gateway::state::prepare(&loaded, &http).await {
+        Ok(prepared) => prepared,
+        Err(problems) => {
+            eprint!("{problems}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match command {
+        RegistryCommand::Summary => {
+            print!("{}", sso_gateway::explain::summary_csv(&prepared.registry));
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Explain {
+            service,
+            academie,
+            id,
+        } => {
+            let Some((loaded, store)) = shared_store(config).await? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            match sso_gateway::explain::explain(
+                &prepared.registry,
+                &store,
+                &loaded.config.directory,
+                &prepared.identifier_key,
+                &service,
+                &academie,
+                &id,
+            )
+            .await
+            {
+                Ok(text) => {
+                    print!("{text}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("{error}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
     }
 }
