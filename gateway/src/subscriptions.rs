@@ -99,6 +99,44 @@ pub async fn put_all(
     Ok(())
 }
 
+/// One subscription by id.
+pub async fn get(
+    store: &dyn Store,
+    id: &str,
+) -> Result<Option<Subscription>, SubscriptionStoreError> {
+    Ok(read(store, &[id.to_owned()]).await?.into_iter().next())
+}
+
+/// Deletes a subscription and its index entries; `false` when absent.
+pub async fn delete(store: &dyn Store, id: &str) -> Result<bool, SubscriptionStoreError> {
+    let Some(subscription) = get(store, id).await? else {
+        return Ok(false);
+    };
+    store
+        .write_batch(
+            &[
+                BatchWrite::Delete {
+                    key: subscription_key(id),
+                },
+                BatchWrite::SetRemove {
+                    key: index_key(&subscription.resource_id, &subscription.uai),
+                    member: id.to_owned(),
+                },
+                BatchWrite::SetRemove {
+                    key: school_key(&subscription.uai),
+                    member: id.to_owned(),
+                },
+                BatchWrite::SetRemove {
+                    key: ALL_KEY.to_owned(),
+                    member: id.to_owned(),
+                },
+            ],
+            LISTING_TTL,
+        )
+        .await?;
+    Ok(true)
+}
+
 /// Every subscription stored, optionally only those of one school and/or
 /// one resource, sorted by id.
 pub async fn list(

@@ -134,3 +134,82 @@ async fn a_watched_folder_is_applied_when_valid_and_refused_when_not() {
     assert_eq!(name(&shared).as_deref(), Some("Manuel de maths"));
     assert!(shared.get().by_id("broken").is_none());
 }
+
+/// The subscriptions through the admin API: list with filters, read, create
+/// or replace (checked like a file entry), delete; a pupil's access follows.
+#[tokio::test]
+async fn the_admin_api_manages_subscriptions() {
+    let stack = Stack::memory().await;
+    let token = std::fs::read_to_string(stack.stack.config_path.with_file_name("keys/admin.token"))
+        .unwrap();
+    let token = token.trim();
+    let client = reqwest::Client::new();
+    let url = |path: &str| stack.url(&format!("/admin/api/subscriptions{path}"));
+
+    let listed: Value = client
+        .get(url("?uai=0359991V"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["abonnements"].as_array().unwrap().len(),
+        2,
+        "{listed}"
+    );
+    let refused = client.get(url("")).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+
+    // Delete the collège's textbook subscription: Louis is refused.
+    let id = "ABO-MANUEL-0359991V";
+    let mut kept: Value = client
+        .get(url(&format!("/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let deleted = client
+        .delete(url(&format!("/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+    let page = browser.open(&stack.url("/testbed/manuel/login")).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+
+    // An invalid subscription is refused with its field.
+    kept["uaiEtab"] = Value::from("0359991A");
+    let invalid = client
+        .put(url(&format!("/{id}")))
+        .bearer_auth(token)
+        .json(&kept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status().as_u16(), 422);
+    assert!(invalid.text().await.unwrap().contains("uaiEtab"));
+
+    // Put back: Louis opens the textbook again.
+    kept["uaiEtab"] = Value::from("0359991V");
+    let put = client
+        .put(url(&format!("/{id}")))
+        .bearer_auth(token)
+        .json(&kept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+    let page = browser.open(&stack.url("/testbed/manuel/login")).await;
+    assert!(page.url.ends_with("/testbed/manuel"), "{}", page.url);
+}

@@ -1,14 +1,22 @@
 //! The operators' API (`/admin/api/...`): bearer token from `[admin]
 //! api_token_file` (its SHA-256 compared in constant time); off, answering
 //! 404, when no token is configured. Answers are JSON in English.
+//!
+//! - `POST /admin/api/registry/reload`;
+//! - subscriptions: `GET /admin/api/subscriptions?uai=&idRessource=`,
+//!   `GET|PUT|DELETE /admin/api/subscriptions/{idAbonnement}` (a PUT body is
+//!   one subscription with the GAR field names, checked like a file entry).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use sp_registry::subscription::Subscription;
+
 use crate::state::AppState;
+use crate::subscriptions::{self, SubscriptionStoreError};
 
 fn refusal(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
@@ -69,5 +77,131 @@ pub async fn reload_registry(State(state): State<AppState>, headers: HeaderMap) 
             )
                 .into_response()
         }
+    }
+}
+
+/// Filters of the subscriptions listing.
+#[derive(Debug, serde::Deserialize)]
+pub struct SubscriptionFilter {
+    uai: Option<String>,
+    #[serde(rename = "idRessource")]
+    resource: Option<String>,
+}
+
+fn store_failure(error: &SubscriptionStoreError) -> Response {
+    tracing::error!(%error, "admin API: subscriptions store");
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the subscriptions store failed",
+    )
+}
+
+/// `GET /admin/api/subscriptions?uai=&idRessource=`.
+pub async fn list_subscriptions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(filter): Query<SubscriptionFilter>,
+) -> Response {
+    if let Some(response) = refused(&state, &headers) {
+        return response;
+    }
+    match subscriptions::list(
+        state.store.as_ref(),
+        filter.uai.as_deref(),
+        filter.resource.as_deref(),
+    )
+    .await
+    {
+        Ok(listed) => Json(serde_json::json!({ "abonnements": listed })).into_response(),
+        Err(error) => store_failure(&error),
+    }
+}
+
+/// `GET /admin/api/subscriptions/{id}`.
+pub async fn get_subscription(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(response) = refused(&state, &headers) {
+        return response;
+    }
+    match subscriptions::get(state.store.as_ref(), &id).await {
+        Ok(Some(subscription)) => Json(subscription).into_response(),
+        Ok(None) => refusal(StatusCode::NOT_FOUND, "no such subscription"),
+        Err(error) => store_failure(&error),
+    }
+}
+
+/// `PUT /admin/api/subscriptions/{id}`: creates or replaces, after the same
+/// checks as a file (the body's `idAbonnement` must be `id`).
+pub async fn put_subscription(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(response) = refused(&state, &headers) {
+        return response;
+    }
+    let subscription: Subscription = match serde_json::from_slice(&body) {
+        Ok(subscription) => subscription,
+        Err(error) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                &format!("not a subscription: {error}"),
+            );
+        }
+    };
+    if subscription.id != id {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "idAbonnement differs from the id in the path",
+        );
+    }
+    let problems: Vec<String> = subscription
+        .problems(1, &state.registry.get())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !problems.is_empty() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({ "error": "invalid subscription", "problems": problems })),
+        )
+            .into_response();
+    }
+    let today = chrono::Utc::now().date_naive();
+    match subscriptions::put_all(
+        state.store.as_ref(),
+        std::slice::from_ref(&subscription),
+        today,
+    )
+    .await
+    {
+        Ok(()) => {
+            tracing::info!(id, "subscription stored (admin API)");
+            Json(subscription).into_response()
+        }
+        Err(error) => store_failure(&error),
+    }
+}
+
+/// `DELETE /admin/api/subscriptions/{id}`.
+pub async fn delete_subscription(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(response) = refused(&state, &headers) {
+        return response;
+    }
+    match subscriptions::delete(state.store.as_ref(), &id).await {
+        Ok(true) => {
+            tracing::info!(id, "subscription deleted (admin API)");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => refusal(StatusCode::NOT_FOUND, "no such subscription"),
+        Err(error) => store_failure(&error),
     }
 }

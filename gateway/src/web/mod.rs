@@ -52,6 +52,13 @@ pub fn router(state: AppState) -> Router {
             "/admin/api/registry/reload",
             axum::routing::post(admin::reload_registry),
         )
+        .route("/admin/api/subscriptions", get(admin::list_subscriptions))
+        .route(
+            "/admin/api/subscriptions/{id}",
+            get(admin::get_subscription)
+                .put(admin::put_subscription)
+                .delete(admin::delete_subscription),
+        )
         .route(
             "/login/academie",
             axum::routing::post(upstream::choose_academie),
