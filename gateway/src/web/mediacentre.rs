@@ -7,6 +7,8 @@
 //! and then starts the resource's own login, which the gateway answers from
 //! the SSO session: one click, no second login.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Serialize;
 use sp_registry::ServiceKind;
-use sp_registry::subscription::decide;
+use sp_registry::subscription::{Subscription, decide};
 use sso_core::Identity;
 
 use super::CookieJar;
@@ -69,6 +71,13 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
     let subscriptions = subscriptions::of_schools_all(state.store.as_ref(), &uais)
         .await
         .map_err(store_error)?;
+    let mut by_resource: HashMap<&str, Vec<Subscription>> = HashMap::new();
+    for subscription in &subscriptions {
+        by_resource
+            .entry(subscription.resource_id.as_str())
+            .or_default()
+            .push(subscription.clone());
+    }
     let today = Utc::now().date_naive();
     let mut tiles = Vec::new();
     let registry = state.registry.get();
@@ -76,9 +85,12 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         let (Some(resource_id), Some(tile)) = (&service.resource_id, &service.mediacentre) else {
             continue;
         };
+        let Some(candidates) = by_resource.get(resource_id.as_str()) else {
+            continue;
+        };
         if service.kind != ServiceKind::Resource
             || service.check_access(identity).is_err()
-            || decide(&subscriptions, identity, resource_id, today).is_err()
+            || decide(candidates, identity, resource_id, today).is_err()
         {
             continue;
         }
