@@ -146,7 +146,7 @@ async fn run() -> BenchResult<()> {
     );
     let (p50, p99, max) = percentiles(reads);
     println!(
-        "| of which: reading the school's {RESOURCES} subscriptions (set + pipelined GETs + JSON): p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs | |"
+        "| of which: reading the school's {RESOURCES} subscriptions (one document, JSON decode): p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs | |"
     );
     let (p50, p99, max) = percentiles(decision);
     println!(

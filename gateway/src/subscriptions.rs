@@ -6,8 +6,10 @@
 //! - `abo:idx:<idRessource>:<uaiEtab>`: set of the subscription ids of one
 //!   school for one resource, read at access time (one set per school of the
 //!   user, then one pipelined read);
-//! - `abo:uai:<uaiEtab>`: set of the subscription ids of one school, for
-//!   the médiacentre (every resource of the user's schools at once);
+//! - `abo:uai:<uaiEtab>`: set of the subscription ids of one school;
+//! - `abo:school:<uaiEtab>`: every subscription of one school in one JSON
+//!   document, rebuilt from the keys above at each change, read by the
+//!   médiacentre (one read per school of the user);
 //! - `abo:all`: set of every subscription id, for listings.
 //!
 //! Each key lives until 30 days after the subscription's end of validity.
@@ -44,6 +46,10 @@ fn school_key(uai: &str) -> String {
     format!("abo:uai:{uai}")
 }
 
+fn school_document_key(uai: &str) -> String {
+    format!("abo:school:{uai}")
+}
+
 fn ttl(subscription: &Subscription, today: NaiveDate) -> Duration {
     let days = (subscription.valid_until - today).num_days() + KEPT_AFTER_END_DAYS;
     Duration::from_secs(u64::try_from(days.max(1)).unwrap_or(1) * 24 * 3600)
@@ -69,7 +75,16 @@ pub async fn put_all(
     subscriptions: &[Subscription],
     today: NaiveDate,
 ) -> Result<(), SubscriptionStoreError> {
+    let mut schools: Vec<String> = Vec::new();
     for subscription in subscriptions {
+        if let Some(previous) = get(store, &subscription.id).await?
+            && !schools.contains(&previous.uai)
+        {
+            schools.push(previous.uai);
+        }
+        if !schools.contains(&subscription.uai) {
+            schools.push(subscription.uai.clone());
+        }
         let ttl = ttl(subscription, today);
         let value = serde_json::to_vec(subscription)
             .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
@@ -96,6 +111,26 @@ pub async fn put_all(
             .set_add(ALL_KEY, &subscription.id, LISTING_TTL)
             .await?;
     }
+    for uai in schools {
+        rebuild_school(store, &uai).await?;
+    }
+    Ok(())
+}
+
+/// Writes the document of one school again from its subscriptions.
+async fn rebuild_school(store: &dyn Store, uai: &str) -> Result<(), SubscriptionStoreError> {
+    let ids = store.set_members(&school_key(uai)).await?;
+    let mut subscriptions = read(store, &ids).await?;
+    subscriptions.retain(|s| s.uai == uai);
+    subscriptions.sort_by(|a, b| a.id.cmp(&b.id));
+    let key = school_document_key(uai);
+    if subscriptions.is_empty() {
+        store.delete(&key).await?;
+        return Ok(());
+    }
+    let value = serde_json::to_vec(&subscriptions)
+        .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
+    store.put(&key, &value, LISTING_TTL).await?;
     Ok(())
 }
 
@@ -134,6 +169,7 @@ pub async fn delete(store: &dyn Store, id: &str) -> Result<bool, SubscriptionSto
             LISTING_TTL,
         )
         .await?;
+    rebuild_school(store, &subscription.uai).await?;
     Ok(true)
 }
 
@@ -168,16 +204,19 @@ pub async fn of_schools(
     Ok(subscriptions)
 }
 
-/// Every subscription of the user's schools, whatever the resource.
+/// Every subscription of the user's schools, whatever the resource: one
+/// document per school.
 pub async fn of_schools_all(
     store: &dyn Store,
     uais: &[String],
 ) -> Result<Vec<Subscription>, SubscriptionStoreError> {
-    let mut ids = Vec::new();
-    for uai in uais {
-        ids.extend(store.set_members(&school_key(uai)).await?);
+    let keys: Vec<String> = uais.iter().map(|uai| school_document_key(uai)).collect();
+    let mut subscriptions = Vec::new();
+    for bytes in store.get_many(&keys).await?.into_iter().flatten() {
+        let school: Vec<Subscription> = serde_json::from_slice(&bytes)
+            .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
+        subscriptions.extend(school);
     }
-    let mut subscriptions = read(store, &ids).await?;
     subscriptions.retain(|s| uais.contains(&s.uai));
     Ok(subscriptions)
 }
