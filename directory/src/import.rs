@@ -322,6 +322,18 @@ fn open(file: &SetFile) -> Result<AafReader<BufReader<File>>, ImportError> {
     })
 }
 
+/// The records of a file, each error naming the file.
+fn read_records(
+    file: &SetFile,
+) -> Result<impl Iterator<Item = Result<Record, ImportError>> + '_, ImportError> {
+    Ok(open(file)?.map(move |record| {
+        record.map_err(|error| ImportError::Parse {
+            file: file.name.to_string(),
+            error,
+        })
+    }))
+}
+
 /// The académie of a set: the override, else the first file's header; every
 /// header must agree.
 fn academie_of(set: &ExportSet, options: &ImportOptions) -> Result<String, ImportError> {
@@ -526,11 +538,8 @@ impl Context<'_> {
             if PersonKind::of(category).is_some() || category == Category::InfosEducNat {
                 continue;
             }
-            for record in open(file)? {
-                let record = record.map_err(|error| ImportError::Parse {
-                    file: file.name.to_string(),
-                    error,
-                })?;
+            for record in read_records(file)? {
+                let record = record?;
                 report.count(category).read += 1;
                 self.records += 1;
                 if record.operation != Operation::Add {
@@ -563,49 +572,19 @@ impl Context<'_> {
             dry_run: self.options.dry_run,
         };
         let mut chunks = Chunks::new(&self.academie, generation);
-        let hasher = std::hash::RandomState::new();
-        let mut seen: HashSet<u64> = HashSet::new();
         let result = self
-            .complete_persons(
+            .build_complete(
                 report,
+                previous.as_ref(),
                 &references,
                 generation,
                 &mut writer,
                 &mut chunks,
-                &hasher,
-                &mut seen,
             )
             .await;
-        let result = match result {
-            Ok(()) => {
-                self.carry_over(
-                    report,
-                    previous.as_ref(),
-                    generation,
-                    &mut writer,
-                    &mut chunks,
-                    &hasher,
-                    &seen,
-                )
-                .await
-            }
-            Err(error) => Err(error),
-        };
-        let result = match result {
-            Ok(()) => self.check_threshold(report),
-            Err(error) => Err(error),
-        };
-        let result = match result {
-            Ok(()) if !self.options.dry_run => {
-                self.commit_complete(report, &references, generation, &mut writer, &mut chunks)
-                    .await
-            }
-            other => other,
-        };
         match result {
             Ok(()) => {
                 if !self.options.dry_run {
-                    report.generation = Some(generation);
                     if let Some(old) = previous {
                         // The new generation serves: removing the old one is housekeeping.
                         if let Err(error) = remove_generation(
@@ -639,6 +618,32 @@ impl Context<'_> {
         }
     }
 
+    /// The steps of a complete import up to its commit (none in a dry run).
+    async fn build_complete(
+        &mut self,
+        report: &mut ImportReport,
+        previous: Option<&Meta>,
+        references: &References,
+        generation: u64,
+        writer: &mut Writer<'_>,
+        chunks: &mut Chunks,
+    ) -> Result<(), ImportError> {
+        let hasher = std::hash::RandomState::new();
+        let mut seen: HashSet<u64> = HashSet::new();
+        self.complete_persons(
+            report, references, generation, writer, chunks, &hasher, &mut seen,
+        )
+        .await?;
+        self.carry_over(report, previous, generation, writer, chunks, &hasher, &seen)
+            .await?;
+        self.check_threshold(report)?;
+        if !self.options.dry_run {
+            self.commit_complete(report, references, generation, writer, chunks)
+                .await?;
+        }
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn complete_persons(
         &mut self,
@@ -657,11 +662,8 @@ impl Context<'_> {
             let Some(kind) = PersonKind::of(category) else {
                 continue;
             };
-            for record in open(file)? {
-                let record = record.map_err(|error| ImportError::Parse {
-                    file: file.name.to_string(),
-                    error,
-                })?;
+            for record in read_records(file)? {
+                let record = record?;
                 report.count(category).read += 1;
                 self.records += 1;
                 if self.records.is_multiple_of(50_000) {
@@ -818,16 +820,21 @@ impl Context<'_> {
             id_chunks: chunks.written,
             last_files: self.set.files.iter().map(|f| f.name.to_string()).collect(),
         };
-        // The commit point: from this write on, logins read the new generation.
+        self.commit(&meta, report).await
+    }
+
+    /// Writes the source's meta key — the commit point: from this write on,
+    /// logins read this generation — then journals the files.
+    async fn commit(&mut self, meta: &Meta, report: &mut ImportReport) -> Result<(), ImportError> {
         self.store
             .put(
                 &meta_key(&self.academie, &self.set.prefix),
-                &encode(&meta),
+                &encode(meta),
                 DIRECTORY_TTL,
             )
             .await?;
         self.record_files().await?;
-        report.generation = Some(generation);
+        report.generation = Some(meta.generation);
         Ok(())
     }
 
@@ -878,11 +885,8 @@ impl Context<'_> {
                 report.skipped_files.push(file.name.to_string());
                 continue;
             }
-            for record in open(file)? {
-                let record = record.map_err(|error| ImportError::Parse {
-                    file: file.name.to_string(),
-                    error,
-                })?;
+            for record in read_records(file)? {
+                let record = record?;
                 records.push((file, record));
                 if records.len() > MAX_DELTA_RECORDS {
                     return Err(ImportError::DeltaTooLarge);
@@ -953,16 +957,7 @@ impl Context<'_> {
         meta.persons = (meta.persons + added_persons).saturating_sub(purged);
         meta.inactive = (meta.inactive + newly_inactive).saturating_sub(purged);
         meta.id_chunks = chunks.written;
-        self.store
-            .put(
-                &meta_key(&self.academie, &self.set.prefix),
-                &encode(&meta),
-                DIRECTORY_TTL,
-            )
-            .await?;
-        self.record_files().await?;
-        report.generation = Some(generation);
-        Ok(())
+        self.commit(&meta, report).await
     }
 
     #[allow(clippy::too_many_arguments)]
