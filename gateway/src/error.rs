@@ -137,6 +137,27 @@ impl From<sso_store::StoreError> for WebError {
     }
 }
 
+impl From<crate::subscriptions::SubscriptionStoreError> for WebError {
+    fn from(err: crate::subscriptions::SubscriptionStoreError) -> Self {
+        match err {
+            crate::subscriptions::SubscriptionStoreError::Store(err) => WebError::from(err),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::subscriptions::AccessError> for WebError {
+    fn from(err: crate::subscriptions::AccessError) -> Self {
+        match err {
+            crate::subscriptions::AccessError::Refused(refusal) => {
+                WebError::NoSubscription(refusal.to_string())
+            }
+            crate::subscriptions::AccessError::Store(err) => WebError::from(err),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let reference = crate::random_token().chars().take(10).collect::<String>();

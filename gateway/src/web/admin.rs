@@ -7,12 +7,13 @@
 //!   `GET|PUT|DELETE /admin/api/subscriptions/{idAbonnement}` (a PUT body is
 //!   one subscription with the GAR field names, checked like a file entry).
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use sha2::{Digest, Sha256};
-
 use sp_registry::subscription::Subscription;
 
 use crate::state::AppState;
@@ -22,16 +23,27 @@ fn refusal(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// The refusal of a request without the configured bearer token; `None`
-/// when it carries it.
-fn refused(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+/// The admin routes, each behind the bearer-token check.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/registry/reload", post(reload_registry))
+        .route("/subscriptions", get(list_subscriptions))
+        .route(
+            "/subscriptions/{id}",
+            get(get_subscription)
+                .put(put_subscription)
+                .delete(delete_subscription),
+        )
+        .layer(middleware::from_fn_with_state(state, require_token))
+}
+
+/// Lets a request through only with the configured bearer token.
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(expected) = state.admin_token else {
-        return Some(refusal(
-            StatusCode::NOT_FOUND,
-            "the admin API is not enabled",
-        ));
+        return refusal(StatusCode::NOT_FOUND, "the admin API is not enabled");
     };
-    let given = headers
+    let given = request
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -44,22 +56,16 @@ fn refused(state: &AppState, headers: &HeaderMap) -> Option<Response> {
             == 0
     });
     if matches {
-        None
+        next.run(request).await
     } else {
         tracing::warn!("admin API call refused: missing or wrong token");
-        Some(refusal(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        ))
+        refusal(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
     }
 }
 
 /// `POST /admin/api/registry/reload`: validates the services folder and,
 /// only if it is valid, puts it in force on this replica.
-pub async fn reload_registry(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(response) = refused(&state, &headers) {
-        return response;
-    }
+pub async fn reload_registry(State(state): State<AppState>) -> Response {
     match state.registry.reload() {
         Ok(count) => {
             tracing::info!(services = count, "registry reloaded (admin API)");
@@ -99,12 +105,8 @@ fn store_failure(error: &SubscriptionStoreError) -> Response {
 /// `GET /admin/api/subscriptions?uai=&idRessource=`.
 pub async fn list_subscriptions(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(filter): Query<SubscriptionFilter>,
 ) -> Response {
-    if let Some(response) = refused(&state, &headers) {
-        return response;
-    }
     match subscriptions::list(
         state.store.as_ref(),
         filter.uai.as_deref(),
@@ -118,14 +120,7 @@ pub async fn list_subscriptions(
 }
 
 /// `GET /admin/api/subscriptions/{id}`.
-pub async fn get_subscription(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(response) = refused(&state, &headers) {
-        return response;
-    }
+pub async fn get_subscription(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match subscriptions::get(state.store.as_ref(), &id).await {
         Ok(Some(subscription)) => Json(subscription).into_response(),
         Ok(None) => refusal(StatusCode::NOT_FOUND, "no such subscription"),
@@ -137,13 +132,9 @@ pub async fn get_subscription(
 /// checks as a file (the body's `idAbonnement` must be `id`).
 pub async fn put_subscription(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(response) = refused(&state, &headers) {
-        return response;
-    }
     let subscription: Subscription = match serde_json::from_slice(&body) {
         Ok(subscription) => subscription,
         Err(error) => {
@@ -190,12 +181,8 @@ pub async fn put_subscription(
 /// `DELETE /admin/api/subscriptions/{id}`.
 pub async fn delete_subscription(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(response) = refused(&state, &headers) {
-        return response;
-    }
     match subscriptions::delete(state.store.as_ref(), &id).await {
         Ok(true) => {
             tracing::info!(id, "subscription deleted (admin API)");

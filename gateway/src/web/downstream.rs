@@ -29,7 +29,7 @@ use super::cookies::{SameSite, set_cookie};
 use crate::error::WebError;
 use crate::session::{Flow, Participant, Session};
 use crate::state::AppState;
-use crate::subscriptions::{self, AccessError, SubscriptionStoreError};
+use crate::subscriptions::{self, AccessError};
 
 /// Name of the browser-binding cookie.
 pub const BROWSER_COOKIE: &str = "sso_browser";
@@ -275,6 +275,27 @@ fn attribute_name_format(name: &str) -> &'static str {
 
 /// Issues the Response for a pending flow, within a session, and records the
 /// service as a participant of the session (for single logout).
+/// The access rules of a service at the moment of access: the profile
+/// allowed, then, for a resource, a subscription covering the user (the
+/// refusal counted). Every way into a service goes through here.
+pub(super) async fn may_open(
+    state: &AppState,
+    service: &ServiceDefinition,
+    identity: &sso_core::Identity,
+) -> Result<(), WebError> {
+    if let Err(denied) = service.check_access(identity) {
+        tracing::info!(service = %service.id, idp = %identity.idp, reason = %denied, "access refused");
+        return Err(WebError::AccessDenied(denied.to_string()));
+    }
+    if let Err(error) = subscriptions::check(state.store.as_ref(), service, identity).await {
+        if let AccessError::Refused(refusal) = &error {
+            tracing::info!(service = %service.id, reason = refusal.reason(), "access refused: subscription");
+        }
+        return Err(error.into());
+    }
+    Ok(())
+}
+
 pub async fn respond(
     state: &AppState,
     session_id: &str,
@@ -291,21 +312,7 @@ pub async fn respond(
         WebError::UnknownService(format!("service {} left the registry", flow.service_id))
     })?;
     let identity = &session.identity;
-    if let Err(denied) = service.check_access(identity) {
-        tracing::info!(service = %service.id, idp = %identity.idp, reason = %denied, "access refused");
-        return Err(WebError::AccessDenied(denied.to_string()));
-    }
-    match subscriptions::check(state.store.as_ref(), service, identity).await {
-        Ok(()) => {}
-        Err(AccessError::Refused(refusal)) => {
-            tracing::info!(service = %service.id, reason = refusal.reason(), "access refused: subscription");
-            return Err(WebError::NoSubscription(refusal.to_string()));
-        }
-        Err(AccessError::Store(SubscriptionStoreError::Store(error))) => {
-            return Err(WebError::from(error));
-        }
-        Err(other) => return Err(WebError::Internal(other.to_string())),
-    }
+    may_open(state, service, identity).await?;
     let (name_id, name_id_format) = service.name_id(identity, &state.identifier_key);
     let attributes = service
         .release(identity, &state.identifier_key)

@@ -23,7 +23,7 @@ use super::CookieJar;
 use crate::error::WebError;
 use crate::session::Session;
 use crate::state::AppState;
-use crate::subscriptions::{self, AccessError, SubscriptionStoreError};
+use crate::subscriptions;
 
 /// One resource of the médiacentre, GAR field names.
 #[derive(Debug, Clone, Serialize)]
@@ -54,13 +54,6 @@ pub struct Tile {
     pub subject_areas: Vec<String>,
 }
 
-fn store_error(error: SubscriptionStoreError) -> WebError {
-    match error {
-        SubscriptionStoreError::Store(error) => WebError::from(error),
-        other => WebError::Internal(other.to_string()),
-    }
-}
-
 /// The resources `identity` may open now, in registry order.
 pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, WebError> {
     let uais: Vec<String> = identity
@@ -68,9 +61,7 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         .iter()
         .map(|u| u.as_str().to_owned())
         .collect();
-    let subscriptions = subscriptions::of_schools_all(state.store.as_ref(), &uais)
-        .await
-        .map_err(store_error)?;
+    let subscriptions = subscriptions::of_schools_all(state.store.as_ref(), &uais).await?;
     let mut by_resource: HashMap<&str, Vec<Subscription>> = HashMap::new();
     for subscription in &subscriptions {
         by_resource
@@ -160,14 +151,6 @@ pub async fn open(
     let tile = service.mediacentre.as_ref().ok_or_else(|| {
         WebError::UnknownService(format!("resource {id} is not in the médiacentre"))
     })?;
-    let identity = &session.identity;
-    if let Err(denied) = service.check_access(identity) {
-        return Err(WebError::AccessDenied(denied.to_string()));
-    }
-    match subscriptions::check(state.store.as_ref(), service, identity).await {
-        Ok(()) => Ok(Redirect::to(&tile.access_url).into_response()),
-        Err(AccessError::Refused(refusal)) => Err(WebError::NoSubscription(refusal.to_string())),
-        Err(AccessError::Store(error)) => Err(store_error(error)),
-        Err(other) => Err(WebError::Internal(other.to_string())),
-    }
+    super::downstream::may_open(&state, service, &session.identity).await?;
+    Ok(Redirect::to(&tile.access_url).into_response())
 }

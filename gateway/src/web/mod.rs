@@ -48,17 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/mediacentre", get(mediacentre::page))
         .route("/mediacentre/ouvrir/{id}", get(mediacentre::open))
         .route("/api/mediacentre", get(mediacentre::api))
-        .route(
-            "/admin/api/registry/reload",
-            axum::routing::post(admin::reload_registry),
-        )
-        .route("/admin/api/subscriptions", get(admin::list_subscriptions))
-        .route(
-            "/admin/api/subscriptions/{id}",
-            get(admin::get_subscription)
-                .put(admin::put_subscription)
-                .delete(admin::delete_subscription),
-        )
+        .nest("/admin/api", admin::router(state.clone()))
         .route(
             "/login/academie",
             axum::routing::post(upstream::choose_academie),
