@@ -193,12 +193,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Serve { config } => {
-            let loaded = match LoadedConfig::load(&config) {
-                Ok(loaded) => loaded,
-                Err(problems) => {
-                    eprint!("{problems}");
-                    return Ok(ExitCode::FAILURE);
-                }
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::FAILURE);
             };
             init_logs(loaded.config.server.json_logs);
             let listen = loaded.config.server.listen.clone();
@@ -233,9 +229,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 async fn aaf(config: &std::path::Path, command: AafCommand) -> anyhow::Result<ExitCode> {
-    let Some((loaded, store)) = shared_store(config).await? else {
+    let Some(loaded) = load(config) else {
         return Ok(ExitCode::FAILURE);
     };
+    let store = shared_store(&loaded).await?;
     let directory = Directory::new(Arc::clone(&store));
     match command {
         AafCommand::Import {
@@ -309,34 +306,36 @@ async fn aaf(config: &std::path::Path, command: AafCommand) -> anyhow::Result<Ex
     }
 }
 
-/// The configuration, and the shared Redis store it names (the memory store
-/// keeps nothing between processes).
-async fn shared_store(
-    config: &std::path::Path,
-) -> anyhow::Result<Option<(LoadedConfig, Arc<dyn sso_store::Store>)>> {
-    let loaded = match LoadedConfig::load(config) {
-        Ok(loaded) => loaded,
+/// The configuration file, its problems printed when it cannot be loaded.
+fn load(config: &std::path::Path) -> Option<LoadedConfig> {
+    match LoadedConfig::load(config) {
+        Ok(loaded) => Some(loaded),
         Err(problems) => {
             eprint!("{problems}");
-            return Ok(None);
+            None
         }
-    };
+    }
+}
+
+/// The shared Redis store the configuration names (the memory store keeps
+/// nothing between processes).
+async fn shared_store(loaded: &LoadedConfig) -> anyhow::Result<Arc<dyn sso_store::Store>> {
     if matches!(loaded.config.store, StoreConfig::Memory) {
         anyhow::bail!(
             "[store] kind = \"memory\" keeps nothing between processes: this command writes to the shared Redis"
         );
     }
-    let store = server::connect_store(&loaded.config.store).await?;
-    Ok(Some((loaded, store)))
+    Ok(server::connect_store(&loaded.config.store).await?)
 }
 
 async fn subscriptions(
     config: &std::path::Path,
     command: SubscriptionsCommand,
 ) -> anyhow::Result<ExitCode> {
-    let Some((loaded, store)) = shared_store(config).await? else {
+    let Some(loaded) = load(config) else {
         return Ok(ExitCode::FAILURE);
     };
+    let store = shared_store(&loaded).await?;
     match command {
         SubscriptionsCommand::Import { file } => {
             let registry = sp_registry::Registry::load_dir(
@@ -384,12 +383,8 @@ async fn subscriptions(
 }
 
 async fn registry(config: &std::path::Path, command: RegistryCommand) -> anyhow::Result<ExitCode> {
-    let loaded = match LoadedConfig::load(config) {
-        Ok(loaded) => loaded,
-        Err(problems) => {
-            eprint!("{problems}");
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(loaded) = load(config) else {
+        return Ok(ExitCode::FAILURE);
     };
     let http = sso_gateway::state::http_client()?;
     let prepared = match sso_gateway::state::prepare(&loaded, &http).await {
@@ -409,9 +404,7 @@ async fn registry(config: &std::path::Path, command: RegistryCommand) -> anyhow:
             academie,
             id,
         } => {
-            let Some((loaded, store)) = shared_store(config).await? else {
-                return Ok(ExitCode::FAILURE);
-            };
+            let store = shared_store(&loaded).await?;
             match sso_gateway::explain::explain(
                 &prepared.registry,
                 &store,
