@@ -61,14 +61,12 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         .iter()
         .map(|u| u.as_str().to_owned())
         .collect();
-    let subscriptions = subscriptions::of_schools_all(state.store.as_ref(), &uais).await?;
-    let mut by_resource: HashMap<&str, Vec<Subscription>> = HashMap::new();
-    for subscription in &subscriptions {
-        by_resource
-            .entry(subscription.resource_id.as_str())
-            .or_default()
-            .push(subscription.clone());
-    }
+    let mut subscriptions = subscriptions::of_schools_all(state.store.as_ref(), &uais).await?;
+    subscriptions.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
+    let by_resource: HashMap<&str, &[Subscription]> = subscriptions
+        .chunk_by(|a, b| a.resource_id == b.resource_id)
+        .filter_map(|group| Some((group.first()?.resource_id.as_str(), group)))
+        .collect();
     let today = Utc::now().date_naive();
     let mut tiles = Vec::new();
     let registry = state.registry.get();
