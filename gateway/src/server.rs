@@ -94,6 +94,7 @@ pub async fn build(
         http,
         admin_token,
         demo_link,
+        school_cache: Arc::default(),
     };
     Ok((crate::web::router(state.clone()), state))
 }

@@ -103,6 +103,8 @@ pub struct AppState {
     pub admin_token: Option<[u8; 32]>,
     /// Link shown on the home page in the demo.
     pub demo_link: Option<String>,
+    /// This replica's decoded subscriptions of each school (médiacentre).
+    pub school_cache: Arc<crate::subscriptions::SchoolCache>,
 }
 
 impl std::fmt::Debug for AppState {

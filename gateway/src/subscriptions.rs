@@ -10,6 +10,11 @@
 //! - `abo:school:<uaiEtab>`: every subscription of one school in one JSON
 //!   document, rebuilt from the keys above at each change, read by the
 //!   médiacentre (one read per school of the user);
+//! - `abo:ver:<uaiEtab>`: a counter raised after each rewrite of that
+//!   document. A replica keeps each school's decoded document in memory
+//!   ([`SchoolCache`]) and reuses it while the counter it read is unchanged,
+//!   so a listing reads one small number per school instead of decoding
+//!   hundreds of subscriptions; every replica sees a change at its next read;
 //! - `abo:all`: set of every subscription id, for listings.
 //!
 //! Each key lives until 30 days after the subscription's end of validity.
@@ -17,6 +22,8 @@
 //! `count:refused:<YYYY-MM-DD>:<service>:<reason>` (an aggregate: no user
 //! data), kept 400 days.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
@@ -48,6 +55,10 @@ fn school_key(uai: &str) -> String {
 
 fn school_document_key(uai: &str) -> String {
     format!("abo:school:{uai}")
+}
+
+fn version_key(uai: &str) -> String {
+    format!("abo:ver:{uai}")
 }
 
 fn ttl(subscription: &Subscription, today: NaiveDate) -> Duration {
@@ -126,11 +137,12 @@ async fn rebuild_school(store: &dyn Store, uai: &str) -> Result<(), Subscription
     let key = school_document_key(uai);
     if subscriptions.is_empty() {
         store.delete(&key).await?;
-        return Ok(());
+    } else {
+        let value = serde_json::to_vec(&subscriptions)
+            .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
+        store.put(&key, &value, LISTING_TTL).await?;
     }
-    let value = serde_json::to_vec(&subscriptions)
-        .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
-    store.put(&key, &value, LISTING_TTL).await?;
+    store.incr(&version_key(uai), LISTING_TTL).await?;
     Ok(())
 }
 
@@ -204,21 +216,102 @@ pub async fn of_schools(
     Ok(subscriptions)
 }
 
-/// Every subscription of the user's schools, whatever the resource: one
-/// document per school.
-pub async fn of_schools_all(
-    store: &dyn Store,
-    uais: &[String],
-) -> Result<Vec<Subscription>, SubscriptionStoreError> {
-    let keys: Vec<String> = uais.iter().map(|uai| school_document_key(uai)).collect();
-    let mut subscriptions = Vec::new();
-    for bytes in store.get_many(&keys).await?.into_iter().flatten() {
-        let school: Vec<Subscription> = serde_json::from_slice(&bytes)
-            .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?;
-        subscriptions.extend(school);
+/// Schools kept in one replica's [`SchoolCache`] before it starts afresh
+/// (about the number of schools of the largest académies).
+const CACHE_MAX_SCHOOLS: usize = 20_000;
+
+/// One school's subscriptions, sorted by resource id, as decoded at a
+/// version of its document.
+#[derive(Debug)]
+struct Cached {
+    version: u64,
+    subscriptions: Arc<[Subscription]>,
+}
+
+/// This replica's copy of each school's decoded subscriptions, checked
+/// against the school's version counter at every read (module doc).
+#[derive(Debug, Default)]
+pub struct SchoolCache {
+    schools: Mutex<HashMap<String, Cached>>,
+}
+
+impl SchoolCache {
+    /// Every subscription of the schools `uais`, whatever the resource, one
+    /// slice per school sorted by resource id: one read of the version
+    /// counters, and one read of the documents that changed since this
+    /// replica last decoded them.
+    pub async fn of_schools(
+        &self,
+        store: &dyn Store,
+        uais: &[String],
+    ) -> Result<Vec<Arc<[Subscription]>>, SubscriptionStoreError> {
+        let version_keys: Vec<String> = uais.iter().map(|uai| version_key(uai)).collect();
+        let versions: Vec<Option<u64>> = store
+            .get_many(&version_keys)
+            .await?
+            .into_iter()
+            .map(|bytes| {
+                bytes.and_then(|b| std::str::from_utf8(&b).ok().and_then(|t| t.parse().ok()))
+            })
+            .collect();
+        let mut found: Vec<Option<Arc<[Subscription]>>> = {
+            let schools = self.schools.lock().unwrap_or_else(PoisonError::into_inner);
+            uais.iter()
+                .zip(&versions)
+                .map(|(uai, version)| {
+                    schools
+                        .get(uai)
+                        .filter(|cached| Some(cached.version) == *version)
+                        .map(|cached| Arc::clone(&cached.subscriptions))
+                })
+                .collect()
+        };
+        let missing: Vec<usize> = found
+            .iter()
+            .enumerate()
+            .filter_map(|(i, school)| school.is_none().then_some(i))
+            .collect();
+        if missing.is_empty() {
+            return Ok(found.into_iter().flatten().collect());
+        }
+        let keys: Vec<String> = missing
+            .iter()
+            .filter_map(|&i| uais.get(i).map(|uai| school_document_key(uai)))
+            .collect();
+        let documents = store.get_many(&keys).await?;
+        let mut schools = Vec::with_capacity(missing.len());
+        for (&i, bytes) in missing.iter().zip(documents) {
+            let Some(uai) = uais.get(i) else { continue };
+            let mut decoded: Vec<Subscription> = match bytes {
+                Some(bytes) => serde_json::from_slice(&bytes)
+                    .map_err(|e| SubscriptionStoreError::Corrupt(e.to_string()))?,
+                None => Vec::new(),
+            };
+            decoded.retain(|s| &s.uai == uai);
+            decoded.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
+            let decoded: Arc<[Subscription]> = decoded.into();
+            if let (Some(slot), Some(version)) = (found.get_mut(i), versions.get(i)) {
+                *slot = Some(Arc::clone(&decoded));
+                if let Some(version) = version {
+                    schools.push((uai.clone(), *version, decoded));
+                }
+            }
+        }
+        let mut cache = self.schools.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() + schools.len() > CACHE_MAX_SCHOOLS {
+            cache.clear();
+        }
+        for (uai, version, subscriptions) in schools {
+            cache.insert(
+                uai,
+                Cached {
+                    version,
+                    subscriptions,
+                },
+            );
+        }
+        Ok(found.into_iter().flatten().collect())
     }
-    subscriptions.retain(|s| uais.contains(&s.uai));
-    Ok(subscriptions)
 }
 
 async fn read(

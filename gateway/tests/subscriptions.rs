@@ -241,3 +241,54 @@ async fn the_mediacentre_lists_what_each_user_may_open_in_memory() {
     let page = parent.open(&stack.url("/mediacentre")).await;
     assert!(page.body.contains("Aucune ressource"), "{}", page.body);
 }
+
+async fn mediacentre_at(base: &str, browser: &mut Browser) -> Vec<String> {
+    let page = browser.open(&format!("{base}/api/mediacentre")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let json: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    json["ressources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["idRessource"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Each replica keeps its schools' decoded subscriptions in memory; a change
+/// written through one replica (or the CLI) is seen at the next listing of
+/// every replica sharing the Redis.
+#[tokio::test]
+async fn a_subscription_change_reaches_every_replica_at_its_next_listing_on_redis() {
+    let stack = Stack::redis().await;
+    let other = stack.gateway_at_another_url().await;
+    let mut pupil = Browser::new();
+    login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
+    let textbook = ["ark:/99999/manuel-maths"];
+    assert_eq!(
+        mediacentre_at(&stack.stack.base_url, &mut pupil).await,
+        textbook
+    );
+    assert_eq!(mediacentre_at(&other, &mut pupil).await, textbook);
+
+    let store = stack.stack.state.store.as_ref();
+    for id in ["ABO-MANUEL-0359991V", "ABO-MANUEL-0359992W"] {
+        assert!(subscriptions::delete(store, id).await.unwrap(), "{id}");
+    }
+    assert!(mediacentre_at(&other, &mut pupil).await.is_empty());
+    assert!(
+        mediacentre_at(&stack.stack.base_url, &mut pupil)
+            .await
+            .is_empty()
+    );
+
+    let registry = stack.stack.state.registry.get();
+    let example = parse_file(EXAMPLE, &registry).unwrap();
+    subscriptions::put_all(store, &example, Utc::now().date_naive())
+        .await
+        .unwrap();
+    assert_eq!(mediacentre_at(&other, &mut pupil).await, textbook);
+    assert_eq!(
+        mediacentre_at(&stack.stack.base_url, &mut pupil).await,
+        textbook
+    );
+}

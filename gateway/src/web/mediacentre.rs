@@ -23,7 +23,6 @@ use super::CookieJar;
 use crate::error::WebError;
 use crate::session::Session;
 use crate::state::AppState;
-use crate::subscriptions;
 
 /// One resource of the médiacentre, GAR field names.
 #[derive(Debug, Clone, Serialize)]
@@ -61,12 +60,22 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         .iter()
         .map(|u| u.as_str().to_owned())
         .collect();
-    let mut subscriptions = subscriptions::of_schools_all(state.store.as_ref(), &uais).await?;
-    subscriptions.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
-    let by_resource: HashMap<&str, &[Subscription]> = subscriptions
-        .chunk_by(|a, b| a.resource_id == b.resource_id)
-        .filter_map(|group| Some((group.first()?.resource_id.as_str(), group)))
-        .collect();
+    let schools = state
+        .school_cache
+        .of_schools(state.store.as_ref(), &uais)
+        .await?;
+    let mut by_resource: HashMap<&str, Vec<&[Subscription]>> = HashMap::new();
+    for group in schools
+        .iter()
+        .flat_map(|school| school.chunk_by(|a, b| a.resource_id == b.resource_id))
+    {
+        if let Some(first) = group.first() {
+            by_resource
+                .entry(first.resource_id.as_str())
+                .or_default()
+                .push(group);
+        }
+    }
     let today = Utc::now().date_naive();
     let mut tiles = Vec::new();
     let registry = state.registry.get();
@@ -74,12 +83,14 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         let (Some(resource_id), Some(tile)) = (&service.resource_id, &service.mediacentre) else {
             continue;
         };
-        let Some(candidates) = by_resource.get(resource_id.as_str()) else {
+        let Some(groups) = by_resource.get(resource_id.as_str()) else {
             continue;
         };
         if service.kind != ServiceKind::Resource
             || service.check_access(identity).is_err()
-            || decide(candidates, identity, resource_id, today).is_err()
+            || !groups
+                .iter()
+                .any(|group| decide(group, identity, resource_id, today).is_ok())
         {
             continue;
         }
