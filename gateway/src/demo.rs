@@ -24,8 +24,8 @@ use sso_saml::keys::SigningKey;
 use sso_testbed::aaf::{self, AafSpec};
 use sso_testbed::people::{self, Degree};
 use sso_testbed::{
-    IdpKind, SimIdpConfig, SimSpConfig, sim_idp_metadata, sim_idp_router, sim_sp_metadata,
-    sim_sp_router,
+    IdpKind, MediacentreApi, SimIdpConfig, SimSpConfig, sim_idp_metadata, sim_idp_router,
+    sim_sp_metadata, sim_sp_router,
 };
 use tokio::net::TcpListener;
 
@@ -35,6 +35,9 @@ use crate::state::{AppState, Urls};
 
 const EXAMPLE_CONFIG: &str = include_str!("../../config/example/gateway.toml");
 const EXAMPLE_SUBSCRIPTIONS: &str = include_str!("../../config/example/subscriptions.json");
+/// SHA-256 of the example ENT's médiacentre token, replaced in the demo.
+const EXAMPLE_ENT_TOKEN_SHA256: &str =
+    "68c3e7586cf495e0a404d00de514fded73c8a3480b5ef14c9de29bd050a9f6c9";
 const EXAMPLE_SERVICES: [(&str, &str); 3] = [
     (
         "ent-college.toml",
@@ -216,6 +219,10 @@ impl DemoStack {
         write_key(dir, "gateway-encryption", &gateway_encryption)?;
         write(&dir.join("keys/identifier.secret"), crate::random_token())?;
         write(&dir.join("keys/admin.token"), crate::random_token())?;
+        // The token the ENT presents to the médiacentre API; the operator
+        // hands it to the ENT, the service file keeps its SHA-256.
+        let ent_token = crate::random_token();
+        write(&dir.join("keys/ent-college.mediacentre.token"), &ent_token)?;
         write(&dir.join("gateway.toml"), gateway_toml)?;
         let config: toml::Table =
             toml::from_str(EXAMPLE_CONFIG).map_err(|err| DemoError::Example(err.to_string()))?;
@@ -289,6 +296,10 @@ impl DemoStack {
                 } else {
                     Vec::new()
                 },
+                mediacentre_api: (index == 0).then(|| MediacentreApi {
+                    url: format!("{base_url}/api/mediacentre"),
+                    token: ent_token.clone(),
+                }),
             };
             write(
                 &dir.join(format!("services/{}.metadata.xml", sp.registry_id)),
@@ -299,12 +310,16 @@ impl DemoStack {
         for (name, text) in EXAMPLE_SERVICES {
             // The example's access URLs name the publishers' hosts; in the
             // demo each resource is a simulator under /testbed/.
-            let text = SPS.iter().fold(text.to_owned(), |text, sp| {
-                text.replace(
-                    &format!("https://{}.demo.example/login", sp.path),
-                    &format!("{base_url}/testbed/{}/login", sp.path),
-                )
-            });
+            // The ENT's médiacentre token is generated for each demo.
+            let text = SPS
+                .iter()
+                .fold(text.to_owned(), |text, sp| {
+                    text.replace(
+                        &format!("https://{}.demo.example/login", sp.path),
+                        &format!("{base_url}/testbed/{}/login", sp.path),
+                    )
+                })
+                .replace(EXAMPLE_ENT_TOKEN_SHA256, &crate::digest(&ent_token));
             write(&dir.join("services").join(name), &text)?;
         }
         Ok(simulators)

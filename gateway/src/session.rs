@@ -6,6 +6,10 @@
 //!   the idle timeout, refreshed on use, capped by the absolute timeout.
 //!   Participants (services that received an assertion) are a set
 //!   `session:<id>:sp` with the same TTL, appended atomically.
+//! * Service link `session:svc:<service>:<SHA-256 of the identifier>`: the
+//!   session of the user an ENT knows by that identifier (the NameID the
+//!   gateway sent it), written at each login to an ENT that may call the
+//!   médiacentre API, kept until the session's absolute end.
 //! * Flow `flow:<id>`: a downstream request waiting for a login, bound to the
 //!   browser that made it (a random `sso_browser` cookie), TTL 10 minutes.
 //! * Upstream request `upreq:<request id>`: the AuthnRequest sent to an IdP,
@@ -92,6 +96,11 @@ pub struct UpstreamRequest {
     pub browser: String,
 }
 
+/// Key linking a service's identifier of a user to the session.
+fn service_user_key(service_id: &str, user: &str) -> String {
+    format!("session:svc:{service_id}:{}", crate::digest(user))
+}
+
 /// Session and flow operations over the shared store.
 pub struct Sessions<'a> {
     store: &'a dyn Store,
@@ -172,6 +181,48 @@ impl<'a> Sessions<'a> {
         self.store
             .set_add(&format!("session:{id}:sp"), &member, ttl)
             .await
+    }
+
+    /// Records that the service `service_id` knows the session's user as
+    /// `user` (the identifier the gateway sent it), so that the service may
+    /// ask for that user's médiacentre server to server; kept until the
+    /// session's absolute end.
+    pub async fn link_service_user(
+        &self,
+        service_id: &str,
+        user: &str,
+        session_id: &str,
+        session: &Session,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let age = u64::try_from(now.saturating_sub(session.created_at)).unwrap_or(0);
+        let Some(left) = self.absolute.checked_sub(Duration::from_secs(age)) else {
+            return Ok(());
+        };
+        self.store
+            .put(
+                &service_user_key(service_id, user),
+                session_id.as_bytes(),
+                left.max(Duration::from_secs(1)),
+            )
+            .await
+    }
+
+    /// The live session of the user the service `service_id` knows as
+    /// `user`, without refreshing its idle timeout (a server's call is not
+    /// the user's activity); None once the session has ended.
+    pub async fn of_service_user(
+        &self,
+        service_id: &str,
+        user: &str,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(id) = self.store.get(&service_user_key(service_id, user)).await? else {
+            return Ok(None);
+        };
+        let id = String::from_utf8_lossy(&id);
+        let session = get_json::<Session>(self.store, &format!("session:{id}")).await?;
+        Ok(session.filter(|session| self.ttl_for(session, now).is_some()))
     }
 
     /// The services that received an assertion in the session.

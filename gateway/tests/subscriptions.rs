@@ -292,3 +292,81 @@ async fn a_subscription_change_reaches_every_replica_at_its_next_listing_on_redi
         textbook
     );
 }
+
+/// An ENT asks, server to server, for the médiacentre of a user it received
+/// through the gateway: its bearer token and the NameID it was sent. The
+/// simulated ENT shows the list on its home page, and a tile opens the
+/// resource with no second login. Refusals: no or another token, no user,
+/// a user this ENT never received, a user whose session has ended.
+#[tokio::test]
+async fn an_ent_lists_its_users_mediacentre_with_its_token_on_redis() {
+    let stack = Stack::redis().await;
+    let mut pupil = Browser::new();
+    let home = login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
+    assert!(
+        home.body.contains("<h2>Ressources du médiacentre</h2>"),
+        "{}",
+        home.body
+    );
+    let tile = common::link(&home.body, "/mediacentre/ouvrir/manuel-numerique")
+        .expect("the ENT shows the textbook's tile");
+    pupil.visited.clear();
+    let opened = pupil.open(&tile).await;
+    assert!(opened.url.ends_with("/testbed/manuel"), "{}", opened.url);
+    assert!(pupil.went_through("/saml/idp/sso"), "{:?}", pupil.visited);
+    assert!(
+        !pupil.went_through("/testbed/educonnect"),
+        "no second login"
+    );
+
+    let token = std::fs::read_to_string(
+        stack
+            .stack
+            .config_path
+            .with_file_name("keys/ent-college.mediacentre.token"),
+    )
+    .unwrap();
+    // The simulated ENT shows the NameID it received (64 hex characters).
+    let start = home.body.find("NameID</th><td>").unwrap() + "NameID</th><td>".len();
+    let name_id = home.body[start..start + 64].to_owned();
+    assert!(name_id.bytes().all(|b| b.is_ascii_hexdigit()), "{name_id}");
+    let http = reqwest::Client::new();
+    let call = |token: Option<&str>, user: Option<&str>| {
+        let url = match user {
+            Some(user) => stack.url(&format!("/api/mediacentre?utilisateur={user}")),
+            None => stack.url("/api/mediacentre"),
+        };
+        let mut request = http.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let (status, body) = call(Some(&token), Some(&name_id)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("\"idRessource\":\"ark:/99999/manuel-maths\""),
+        "{body}"
+    );
+
+    let (status, _) = call(
+        Some("another-token-of-the-same-length-0000"),
+        Some(&name_id),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = call(None, Some(&name_id)).await;
+    assert_eq!(status, 401, "no token and no session cookie");
+    let (status, _) = call(Some(&token), None).await;
+    assert_eq!(status, 400);
+    let (status, _) = call(Some(&token), Some(&"0".repeat(64))).await;
+    assert_eq!(status, 404, "a user this ENT never received");
+
+    pupil.open(&stack.url("/logout")).await;
+    let (status, body) = call(Some(&token), Some(&name_id)).await;
+    assert_eq!(status, 404, "the session has ended: {body}");
+}

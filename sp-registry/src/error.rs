@@ -97,6 +97,12 @@ pub enum LoadErrorKind {
     /// `[mediacentre]` on a service that is not a resource.
     #[error("[mediacentre] is only allowed when kind = \"resource\"")]
     MediacentreOnEnt,
+    /// `[mediacentre_api]` on a service that is not an ENT.
+    #[error("[mediacentre_api] is only allowed when kind = \"ent\"")]
+    MediacentreApiOnResource,
+    /// A `token_sha256` that is not 64 hexadecimal characters.
+    #[error("expected the SHA-256 of the token as 64 hexadecimal characters")]
+    NotASha256,
     /// A URL that is not absolute http(s).
     #[error("{0:?} is not an absolute http:// or https:// URL")]
     NotAnHttpUrl(String),

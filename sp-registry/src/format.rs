@@ -29,6 +29,14 @@ pub(crate) struct RawService {
     pub release: Option<RawRelease>,
     pub access: Option<RawAccess>,
     pub mediacentre: Option<Spanned<RawMediacentre>>,
+    pub mediacentre_api: Option<Spanned<RawMediacentreApi>>,
+}
+
+/// The `[mediacentre_api]` table of an ENT.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMediacentreApi {
+    pub token_sha256: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -204,6 +204,27 @@ impl Checker<'_> {
                 subject_areas: table.subject_areas,
             }
         });
+        let mediacentre_api = raw.mediacentre_api.and_then(|table| {
+            if *raw.kind.get_ref() != ServiceKind::Ent {
+                self.push(
+                    &table.span(),
+                    "mediacentre_api",
+                    LoadErrorKind::MediacentreApiOnResource,
+                );
+            }
+            let digest = &table.get_ref().token_sha256;
+            let decoded = hex::decode(digest.get_ref())
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
+            if decoded.is_none() {
+                self.push(
+                    &digest.span(),
+                    "mediacentre_api.token_sha256",
+                    LoadErrorKind::NotASha256,
+                );
+            }
+            decoded
+        });
         let identifier = self.identifier(raw.identifier.as_ref());
         let release = self.release(raw.release);
         let access = self.access(raw.access);
@@ -219,6 +240,7 @@ impl Checker<'_> {
             release,
             access,
             mediacentre,
+            mediacentre_api_token_sha256: mediacentre_api,
             source_file: self.file.to_path_buf(),
         })
     }

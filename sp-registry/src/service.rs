@@ -62,6 +62,9 @@ pub struct ServiceDefinition {
     pub access: AccessPolicy,
     /// How the médiacentre shows the resource (resources only).
     pub mediacentre: Option<Mediacentre>,
+    /// SHA-256 of the token with which this ENT asks, server to server, for
+    /// the médiacentre of its users (ENTs only; `None`: it may not).
+    pub mediacentre_api_token_sha256: Option<[u8; 32]>,
     /// The file the definition was read from.
     pub source_file: PathBuf,
 }

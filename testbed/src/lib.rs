@@ -21,4 +21,4 @@ mod sp;
 mod web;
 
 pub use idp::{IdpKind, SimIdpConfig, sim_idp_metadata, sim_idp_router};
-pub use sp::{SimSpConfig, sim_sp_metadata, sim_sp_router};
+pub use sp::{MediacentreApi, SimSpConfig, sim_sp_metadata, sim_sp_router};

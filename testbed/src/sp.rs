@@ -72,6 +72,19 @@ pub struct SimSpConfig {
     pub idp_signing_cert: Certificate,
     /// Links shown on the home page under "Médiacentre": (label, URL).
     pub links: Vec<(String, String)>,
+    /// The gateway's médiacentre API, which this simulated ENT calls server
+    /// to server for the logged-in user (as a real ENT builds its
+    /// médiacentre page).
+    pub mediacentre_api: Option<MediacentreApi>,
+}
+
+/// How a simulated ENT reaches the gateway's médiacentre API.
+#[derive(Debug, Clone)]
+pub struct MediacentreApi {
+    /// `GET` URL of the API (`…/api/mediacentre`).
+    pub url: String,
+    /// The ENT's bearer token.
+    pub token: String,
 }
 
 impl SimSpConfig {
@@ -183,6 +196,7 @@ struct SpState {
     flows: Mutex<Expiring<Flow>>,
     sessions: Mutex<Expiring<SpSession>>,
     counters: Mutex<Counters>,
+    http: reqwest::Client,
 }
 
 type Shared = Arc<SpState>;
@@ -198,6 +212,11 @@ pub fn sim_sp_router(config: SimSpConfig) -> Router {
         flows: Mutex::new(Expiring::new(FLOW_TTL)),
         sessions: Mutex::new(Expiring::new(SESSION_TTL)),
         counters: Mutex::new(Counters::default()),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default(),
     });
     Router::new()
         .route("/", get(home))
@@ -288,6 +307,9 @@ async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
         ));
     }
     body.push_str("</table>");
+    if let Some(api) = &config.mediacentre_api {
+        body.push_str(&mediacentre_panel(&state.http, api, &session.name_id.value).await);
+    }
     if !config.links.is_empty() {
         body.push_str("<h2>Médiacentre</h2><ul>");
         for (label, url) in &config.links {
@@ -304,6 +326,57 @@ async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
         escape(&config.url("/logout"))
     ));
     page::respond(StatusCode::OK, &title, &body)
+}
+
+/// The user's médiacentre as the gateway lists it for this ENT (server to
+/// server: the ENT's token and the NameID it received), as a list of links.
+async fn mediacentre_panel(http: &reqwest::Client, api: &MediacentreApi, user: &str) -> String {
+    let Ok(url) = url::Url::parse_with_params(&api.url, [("utilisateur", user)]) else {
+        return "<h2>Ressources du médiacentre</h2><p>Adresse de la passerelle invalide.</p>"
+            .into();
+    };
+    let answer = match http.get(url).bearer_auth(&api.token).send().await {
+        Ok(response) if response.status().is_success() => {
+            response.json::<serde_json::Value>().await.ok()
+        }
+        Ok(response) => {
+            return format!(
+                "<h2>Ressources du médiacentre</h2><p>La passerelle a répondu {}.</p>",
+                response.status().as_u16()
+            );
+        }
+        Err(_) => None,
+    };
+    let Some(answer) = answer else {
+        return "<h2>Ressources du médiacentre</h2><p>La passerelle n’a pas répondu.</p>".into();
+    };
+    let items: String = answer
+        .get("ressources")
+        .and_then(serde_json::Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|item| {
+            let field = |name: &str| {
+                escape(
+                    item.get(name)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default(),
+                )
+            };
+            format!(
+                "<li><a href=\"{}\" data-ressource=\"{}\">{}</a></li>",
+                field("urlAccesRessource"),
+                field("idRessource"),
+                field("nomRessource"),
+            )
+        })
+        .collect();
+    if items.is_empty() {
+        "<h2>Ressources du médiacentre</h2><p>Aucune ressource disponible.</p>".into()
+    } else {
+        format!("<h2>Ressources du médiacentre</h2><ul>{items}</ul>")
+    }
 }
 
 /// The browser's flow cookie, creating one (and its `Set-Cookie`) if absent.

@@ -8,12 +8,11 @@
 //!   one subscription with the GAR field names, checked like a file entry).
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sha2::{Digest, Sha256};
 use sp_registry::subscription::Subscription;
 
 use crate::state::AppState;
@@ -42,19 +41,8 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
     let Some(expected) = state.admin_token else {
         return refusal(StatusCode::NOT_FOUND, "the admin API is not enabled");
     };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(|token| Sha256::digest(token.trim().as_bytes()));
-    let matches = given.is_some_and(|digest| {
-        digest
-            .iter()
-            .zip(expected.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-    });
+    let matches = super::bearer_digest(request.headers())
+        .is_some_and(|given| super::same_digest(&given, &expected));
     if matches {
         next.run(request).await
     } else {

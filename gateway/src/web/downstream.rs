@@ -380,13 +380,18 @@ pub async fn respond(
             session,
             &Participant {
                 service_id: service.id.clone(),
-                name_id,
+                name_id: name_id.clone(),
                 name_id_format: name_id_format.to_owned(),
                 session_index,
             },
             now.timestamp(),
         )
         .await?;
+    if service.mediacentre_api_token_sha256.is_some() {
+        sessions
+            .link_service_user(&service.id, &name_id, session_id, session, now.timestamp())
+            .await?;
+    }
     tracing::info!(service = %service.id, idp = %identity.idp, "assertion issued");
     Ok(post_page(&flow.acs_url, &xml, flow.relay_state.as_deref()))
 }

@@ -10,13 +10,13 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use serde::Serialize;
-use sp_registry::ServiceKind;
+use serde::{Deserialize, Serialize};
 use sp_registry::subscription::{Subscription, decide};
+use sp_registry::{Registry, ServiceKind};
 use sso_core::Identity;
 
 use super::CookieJar;
@@ -115,17 +115,78 @@ async fn session(state: &AppState, jar: &CookieJar) -> Result<Option<Session>, W
     Ok(state.sessions().get(id, Utc::now().timestamp()).await?)
 }
 
-/// `GET /api/mediacentre`: `{"ressources": [...]}` for the session's user;
-/// 401 without a session.
-pub async fn api(State(state): State<AppState>, jar: CookieJar) -> Result<Response, WebError> {
-    let Some(session) = session(&state, &jar).await? else {
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({ "erreur": "aucune session : connectez-vous d'abord" })),
-        )
-            .into_response());
+/// Query of an ENT's server-to-server call.
+#[derive(Debug, Deserialize)]
+pub struct ApiQuery {
+    /// The identifier the gateway sent the ENT for the user (its NameID).
+    utilisateur: Option<String>,
+}
+
+fn api_refusal(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "erreur": message }))).into_response()
+}
+
+/// The ENT whose médiacentre token is `digest`, compared in constant time.
+fn ent_of_token(registry: &Registry, digest: &[u8; 32]) -> Option<String> {
+    registry
+        .services()
+        .filter(|service| {
+            service
+                .mediacentre_api_token_sha256
+                .is_some_and(|expected| super::same_digest(&expected, digest))
+        })
+        .map(|service| service.id.clone())
+        .next()
+}
+
+/// `GET /api/mediacentre`: `{"ressources": [...]}` for a user, who is
+/// either the browser's session (cookie), or, server to server, the user an
+/// ENT names by the identifier the gateway sent it
+/// (`?utilisateur=<NameID>`), the ENT authenticated by its bearer token
+/// (`[mediacentre_api]` of its service file). The user's session must still
+/// be live; it is not refreshed by the ENT's call. 401 without a session or
+/// with an unknown token, 400 without `utilisateur`, 404 when that user has
+/// no live session through this ENT.
+pub async fn api(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Query(query): Query<ApiQuery>,
+) -> Result<Response, WebError> {
+    let identity = match super::bearer_digest(&headers) {
+        Some(digest) => {
+            let Some(ent) = ent_of_token(&state.registry.get(), &digest) else {
+                tracing::warn!("médiacentre API call refused: unknown token");
+                return Ok(api_refusal(StatusCode::UNAUTHORIZED, "jeton inconnu"));
+            };
+            let Some(user) = query.utilisateur.filter(|user| !user.is_empty()) else {
+                return Ok(api_refusal(
+                    StatusCode::BAD_REQUEST,
+                    "paramètre utilisateur manquant : l'identifiant transmis à l'ENT à la connexion",
+                ));
+            };
+            let now = Utc::now().timestamp();
+            match state.sessions().of_service_user(&ent, &user, now).await? {
+                Some(session) => session.identity,
+                None => {
+                    return Ok(api_refusal(
+                        StatusCode::NOT_FOUND,
+                        "aucune session active de cet utilisateur par cet ENT",
+                    ));
+                }
+            }
+        }
+        None => match session(&state, &jar).await? {
+            Some(session) => session.identity,
+            None => {
+                return Ok(api_refusal(
+                    StatusCode::UNAUTHORIZED,
+                    "aucune session : connectez-vous d'abord",
+                ));
+            }
+        },
     };
-    let tiles = offer(&state, &session.identity).await?;
+    let tiles = offer(&state, &identity).await?;
     Ok(Json(serde_json::json!({ "ressources": tiles })).into_response())
 }
 

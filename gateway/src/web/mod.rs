@@ -102,6 +102,21 @@ fn content_security_policy() -> HeaderValue {
     })
 }
 
+/// SHA-256 of the `Authorization: Bearer` token of a request, if any.
+fn bearer_digest(headers: &axum::http::HeaderMap) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|token| sha2::Sha256::digest(token.trim().as_bytes()).into())
+}
+
+/// Compares two digests in constant time.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 async fn render_error_pages(
     State(state): State<AppState>,
     request: Request,

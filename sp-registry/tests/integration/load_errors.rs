@@ -715,3 +715,44 @@ fn every_error_of_every_file_is_reported() {
     let shown = sp_registry::RegistryErrors(errors).to_string();
     assert_eq!(shown.lines().count(), 4, "{shown}");
 }
+
+#[test]
+fn mediacentre_api_needs_an_ent_and_a_sha256() {
+    let digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let api = format!("[mediacentre_api]\ntoken_sha256 = \"{digest}\"\n");
+    let registry = folder_with(&append(&api)).load().unwrap();
+    let stored = registry
+        .by_id("svc")
+        .unwrap()
+        .mediacentre_api_token_sha256
+        .unwrap();
+    assert_eq!(hex::encode(stored), digest);
+
+    let short = api.replace(digest, &digest[..62]);
+    let (folder, error) = only_error(&append(&short));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(10),
+        Some("mediacentre_api.token_sha256"),
+    );
+    assert!(matches!(error.reason, LoadErrorKind::NotASha256));
+    let (_, error) = only_error(&append(&api.replace(&digest[..2], "zz")));
+    assert!(matches!(error.reason, LoadErrorKind::NotASha256));
+
+    let resource = replace_line(4, "resource_id = \"ark:/99999/r1\"")
+        .replace("kind = \"ent\"", "kind = \"resource\"");
+    let (folder, error) = only_error(&format!("{resource}{api}"));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(9),
+        Some("mediacentre_api"),
+    );
+    assert!(matches!(
+        error.reason,
+        LoadErrorKind::MediacentreApiOnResource
+    ));
+}

@@ -106,6 +106,7 @@ pub fn ent_config(base: &str) -> SimSpConfig {
             "Ressource A <éditeur>".to_owned(),
             "https://resource-a.test/".to_owned(),
         )],
+        mediacentre_api: None,
     }
 }
 
@@ -132,6 +133,7 @@ fn direct_routers(base: &str) -> Router {
         idp_entity_id: AGENTS_ENTITY.to_owned(),
         idp_signing_cert: KEYS.agents.certificate().clone(),
         links: Vec::new(),
+        mediacentre_api: None,
     };
     Router::new()
         .nest("/direct/agents", sim_idp_router(idp))
