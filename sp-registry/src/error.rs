@@ -9,7 +9,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use sso_core::{Location, ProfileError};
+use chrono::NaiveDate;
+use sso_core::{Location, ProfileError, UaiError};
 use sso_saml::keys::KeyError;
 use sso_saml::metadata::MetadataError;
 
@@ -85,7 +86,7 @@ pub enum LoadErrorKind {
     /// A value of the wrong type or outside the allowed set.
     #[error("{0}")]
     InvalidValue(String),
-    /// A service id or family name outside `[a-z0-9-]+`.
+    /// A service id, family, grant or identifier key name outside `[a-z0-9-]+`.
     #[error("{0:?} is not a valid name (only lower-case letters, digits and '-')")]
     InvalidName(String),
     /// A required text value is empty.
@@ -127,11 +128,72 @@ pub enum LoadErrorKind {
     /// A value of `access.profiles` that is not an SDET profile.
     #[error("{0}")]
     UnknownProfile(#[source] ProfileError),
-    /// `access.profiles = []`: nobody could open the service.
+    /// `access.profiles = []` (or a grant's `profiles = []`): nobody could
+    /// open the service.
     #[error(
-        "the profile list is empty, so nobody could open the service (remove the key to allow every profile)"
+        "the profile list is empty, so it would admit nobody (remove the key to allow every profile, in a grant the service's profiles)"
     )]
     NoProfiles,
+    /// `access.schools = []` or a grant's `schools = []`: nobody could be admitted.
+    #[error(
+        "the school list is empty, so it would admit nobody (remove `access.schools` to allow every school)"
+    )]
+    NoSchools,
+    /// A school code that is not a well-formed UAI with its check letter.
+    #[error("{0}")]
+    InvalidUai(#[source] UaiError),
+    /// `access.authn_contexts = []`: no login could open the service.
+    #[error(
+        "the authentication context list is empty, so no login could open the service (remove the key to accept any login)"
+    )]
+    NoAuthnContexts,
+    /// An `access.authn_contexts` value that is not a URI.
+    #[error(
+        "{0:?} is not an authentication context class URI (an AuthnContextClassRef value such as urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken)"
+    )]
+    NotAnAuthnContext(String),
+    /// `[[access.grants]]` without `access.schools`.
+    #[error(
+        "grants are only allowed when `access.schools` restricts the service (without it every school already has access)"
+    )]
+    GrantsWithoutSchools,
+    /// Two grants of one file with the same name.
+    #[error("the grant name {0:?} is already used in this file")]
+    DuplicateGrantName(String),
+    /// A grant's `levels = []`: the grant would admit nobody.
+    #[error(
+        "the level list is empty, so the grant would admit nobody (remove the key to allow every level)"
+    )]
+    NoLevels,
+    /// A grant date with a time or an offset.
+    #[error("{0} is not a local date (write YYYY-MM-DD, without time or offset)")]
+    NotALocalDate(String),
+    /// A grant that ends before it starts.
+    #[error("valid_until {valid_until} is before valid_from {valid_from}")]
+    GrantEndsBeforeStart {
+        /// The grant's first day.
+        valid_from: NaiveDate,
+        /// The grant's last day.
+        valid_until: NaiveDate,
+    },
+    /// A grant longer than the allowed period.
+    #[error("the grant ends {days} days after it starts, at most {max} are allowed", max = crate::access::MAX_GRANT_DAYS)]
+    GrantTooLong {
+        /// Days from valid_from to valid_until.
+        days: i64,
+    },
+    /// A grant's `as_school` that is not one of `access.schools`.
+    #[error("as_school {0:?} is not one of `access.schools`")]
+    AsSchoolNotInSchools(String),
+    /// `identifier.key` names a previous key that the gateway's key ring does
+    /// not hold ([`crate::Registry::check_identifier_keys`]).
+    #[error("identifier key {key:?} is not configured (previous keys: {known:?})")]
+    UnknownIdentifierKey {
+        /// The pinned name.
+        key: String,
+        /// The names of the previous keys the key ring holds.
+        known: Vec<String>,
+    },
     /// `scope = "family"` without a family name.
     #[error("scope = \"family\" requires `identifier.family`")]
     MissingFamily,

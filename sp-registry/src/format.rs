@@ -11,6 +11,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
+use toml::value::Datetime;
 
 use crate::saml::NameIdFormat;
 use crate::service::ServiceKind;
@@ -103,6 +104,7 @@ pub(crate) enum RawScope {
 pub(crate) struct RawIdentifier {
     pub scope: Option<Spanned<RawScope>>,
     pub family: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
 }
 
 /// The `[release]` table.
@@ -120,6 +122,24 @@ pub(crate) struct RawRelease {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAccess {
     pub profiles: Option<Spanned<Vec<Spanned<String>>>>,
+    pub schools: Option<Spanned<Vec<Spanned<String>>>>,
+    pub authn_contexts: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub grants: Vec<Spanned<RawGrant>>,
+}
+
+/// One `[[access.grants]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGrant {
+    pub name: Spanned<String>,
+    pub label: Option<Spanned<String>>,
+    pub schools: Spanned<Vec<Spanned<String>>>,
+    pub profiles: Option<Spanned<Vec<Spanned<String>>>>,
+    pub levels: Option<Spanned<Vec<Spanned<String>>>>,
+    pub valid_from: Spanned<Datetime>,
+    pub valid_until: Spanned<Datetime>,
+    pub as_school: Option<Spanned<String>>,
 }
 
 /// Dotted path (e.g. `saml.acs[0].binding`) of the deepest key whose key or

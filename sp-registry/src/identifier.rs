@@ -6,12 +6,20 @@
 //! the scope tag is `service:<id>` or `family:<name>` and the user key is the
 //! first `aaf_ref` value (the AAF identity, the same whichever IdP the user came
 //! through) or, for users outside the AAF, `idp || 0x00 || subject`.
+//!
+//! The secret can be rotated service by service: [`IdentifierKeys`] holds the
+//! current secret and named previous ones; a service file may pin a previous
+//! one (`[identifier] key = "2025"`), and a pinned name that the key ring
+//! does not hold fails closed ([`UnknownIdentifierKey`]), never falling back
+//! to the current secret.
 
 use std::fmt;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sso_core::{Identity, attr};
+
+use crate::service::ServiceDefinition;
 
 /// Which services share one opaque identifier for a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +100,218 @@ impl IdentifierKey {
     }
 }
 
+/// The identifier secrets: the current one and named previous ones (kept
+/// while services migrate their accounts). Its `Debug` output shows the
+/// names of the previous keys, never a secret.
+#[derive(Clone)]
+pub struct IdentifierKeys {
+    current: IdentifierKey,
+    previous: Vec<(String, IdentifierKey)>,
+}
+
+/// A previous key that cannot join the key ring.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRingError {
+    /// A name outside `[a-z0-9-]+` (a service file could not pin it).
+    #[error("{0:?} is not a valid identifier key name (only lower-case letters, digits and '-')")]
+    InvalidName(String),
+    /// Two previous keys with one name.
+    #[error("the identifier key name {0:?} is given twice")]
+    DuplicateName(String),
+}
+
+/// A service pins a previous identifier key that the key ring does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "service {service:?} pins the identifier key {key:?}, which is not configured (previous keys: {known:?})"
+)]
+pub struct UnknownIdentifierKey {
+    /// The service id.
+    pub service: String,
+    /// The pinned name.
+    pub key: String,
+    /// The names of the previous keys the key ring holds.
+    pub known: Vec<String>,
+}
+
+impl fmt::Debug for IdentifierKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentifierKeys")
+            .field("current", &self.current)
+            .field("previous", &self.names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl IdentifierKeys {
+    /// A key ring holding only the current key.
+    pub fn new(current: IdentifierKey) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+        }
+    }
+
+    /// Adds a previous key under `name` (`[a-z0-9-]+`, unique in the ring).
+    pub fn with_previous(
+        mut self,
+        name: impl Into<String>,
+        key: IdentifierKey,
+    ) -> Result<Self, KeyRingError> {
+        let name = name.into();
+        if !is_key_name(&name) {
+            return Err(KeyRingError::InvalidName(name));
+        }
+        if self.previous(&name).is_some() {
+            return Err(KeyRingError::DuplicateName(name));
+        }
+        self.previous.push((name, key));
+        Ok(self)
+    }
+
+    /// The names of the previous keys, in the order they were added.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.previous.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// The key of `service`: the previous key it pins, else the current key.
+    /// A pinned name the ring does not hold is refused.
+    pub fn for_service(
+        &self,
+        service: &ServiceDefinition,
+    ) -> Result<&IdentifierKey, UnknownIdentifierKey> {
+        let Some(pinned) = &service.identifier_key else {
+            return Ok(&self.current);
+        };
+        self.previous(pinned).ok_or_else(|| UnknownIdentifierKey {
+            service: service.id.clone(),
+            key: pinned.clone(),
+            known: self.names().map(str::to_owned).collect(),
+        })
+    }
+
+    fn previous(&self, name: &str) -> Option<&IdentifierKey> {
+        self.previous
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, key)| key)
+    }
+}
+
+/// Whether `name` is a valid key name, `[a-z0-9-]+` (the same rule as the
+/// service files' `identifier.key`).
+pub(crate) fn is_key_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const OLD_SECRET: &[u8] = b"the 2025 secret, rotated in 2026";
+
+    /// A service loaded from a file whose `[identifier]` table is `identifier`.
+    fn service(id: &str, identifier: &str) -> ServiceDefinition {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("{id}.toml"));
+        let text = format!(
+            "id = \"{id}\"\ndisplay_name = \"S\"\nkind = \"ent\"\n[saml]\nentity_id = \"https://{id}.example.fr/sp\"\nacs = [{{ url = \"https://{id}.example.fr/acs\", binding = \"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" }}]\nrequire_signed_authn_requests = false\n[identifier]\n{identifier}\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        match crate::load::load_file(dir.path(), &file) {
+            Ok(loaded) => loaded.service,
+            Err(errors) => panic!("{errors:?}"),
+        }
+    }
+
+    fn ring() -> IdentifierKeys {
+        IdentifierKeys::new(IdentifierKey::from_bytes(SECRET).unwrap())
+            .with_previous("2025", IdentifierKey::from_bytes(OLD_SECRET).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_pinned_service_uses_the_previous_key_and_another_the_current_one() {
+        let keys = ring();
+        let identity = pupil("educonnect", "s", Some("ac-rennes|1234"));
+        let scope = IdentifierScope::Service;
+        let old_alone = IdentifierKey::from_bytes(OLD_SECRET).unwrap();
+        let current_alone = IdentifierKey::from_bytes(SECRET).unwrap();
+
+        let pinned = service("pinned", "key = \"2025\"");
+        assert_eq!(pinned.identifier_key.as_deref(), Some("2025"));
+        let used = keys.for_service(&pinned).unwrap();
+        assert_eq!(
+            used.opaque_id(&identity, &scope, "pinned"),
+            old_alone.opaque_id(&identity, &scope, "pinned")
+        );
+        assert_ne!(
+            used.opaque_id(&identity, &scope, "pinned"),
+            current_alone.opaque_id(&identity, &scope, "pinned")
+        );
+
+        let unpinned = service("unpinned", "scope = \"service\"");
+        assert_eq!(unpinned.identifier_key, None);
+        let used = keys.for_service(&unpinned).unwrap();
+        assert_eq!(
+            used.opaque_id(&identity, &scope, "unpinned"),
+            current_alone.opaque_id(&identity, &scope, "unpinned")
+        );
+    }
+
+    #[test]
+    fn an_unknown_pinned_key_is_refused_not_replaced_by_the_current_one() {
+        let pinned = service("pinned", "key = \"2024\"");
+        let error = ring().for_service(&pinned).unwrap_err();
+        assert_eq!(
+            error,
+            UnknownIdentifierKey {
+                service: "pinned".into(),
+                key: "2024".into(),
+                known: vec!["2025".into()],
+            }
+        );
+        // A ring with no previous key refuses it too.
+        let current_only = IdentifierKeys::new(IdentifierKey::from_bytes(SECRET).unwrap());
+        assert!(current_only.for_service(&pinned).is_err());
+        assert_eq!(current_only.names().count(), 0);
+    }
+
+    #[test]
+    fn previous_key_names_are_valid_and_unique() {
+        let keys = ring()
+            .with_previous("2024-b", IdentifierKey::from_bytes(SECRET).unwrap())
+            .unwrap();
+        assert_eq!(keys.names().collect::<Vec<_>>(), ["2025", "2024-b"]);
+        let duplicate = ring().with_previous("2025", IdentifierKey::from_bytes(SECRET).unwrap());
+        assert_eq!(
+            duplicate.unwrap_err(),
+            KeyRingError::DuplicateName("2025".into())
+        );
+        let invalid = ring().with_previous("Key 2024", IdentifierKey::from_bytes(SECRET).unwrap());
+        assert_eq!(
+            invalid.unwrap_err(),
+            KeyRingError::InvalidName("Key 2024".into())
+        );
+    }
+
+    #[test]
+    fn key_ring_debug_shows_names_but_no_secret() {
+        let debug = format!("{:?}", ring());
+        assert_eq!(
+            debug,
+            "IdentifierKeys { current: IdentifierKey(<redacted>), previous: [\"2025\"] }"
+        );
+        for secret in [SECRET, OLD_SECRET] {
+            let secret = std::str::from_utf8(secret).unwrap();
+            assert!(!debug.contains(secret));
+            assert!(!debug.contains(&hex::encode(secret)));
+        }
+    }
 
     fn pupil(idp: &str, subject: &str, aaf_ref: Option<&str>) -> Identity {
         let mut identity = Identity::new(idp, subject, 0);

@@ -8,12 +8,16 @@
 //! reload swaps the whole value). Each [`ServiceDefinition`] answers the
 //! questions the gateway asks at access time:
 //!
-//! * may this user open the service? ([`ServiceDefinition::check_access`]);
+//! * may this user open the service, today, with this login?
+//!   ([`ServiceDefinition::admit`]: authentication context, profiles,
+//!   schools, and time-limited grants to other schools, e.g. the CM2 pupils
+//!   of a collège's sector);
 //! * which attributes does it receive? ([`ServiceDefinition::release`]: exactly
 //!   the configured ones, nothing else);
 //! * under which identifier? ([`ServiceDefinition::name_id`] and
 //!   [`IdentifierKey::opaque_id`]: an opaque value per service or per family of
-//!   services, stable across schools, never revealing the upstream subject);
+//!   services, stable across schools, never revealing the upstream subject;
+//!   [`IdentifierKeys`] rotates the secret service by service);
 //! * where does the SAML response go? ([`SamlService::resolve_acs`]).
 //!
 //! Only SAML 2.0 services exist for now; the file format keeps one table per
@@ -32,9 +36,11 @@ mod saml;
 mod service;
 pub mod subscription;
 
-pub use access::{AccessDenied, AccessPolicy};
+pub use access::{AccessDenied, AccessPolicy, Admission, Grant, GrantUse, MAX_GRANT_DAYS};
 pub use error::{LoadError, LoadErrorKind, RegistryErrors};
-pub use identifier::{IdentifierKey, IdentifierScope, KeyTooShort};
+pub use identifier::{
+    IdentifierKey, IdentifierKeys, IdentifierScope, KeyRingError, KeyTooShort, UnknownIdentifierKey,
+};
 pub use registry::Registry;
 pub use release::{AttributeSource, GAR_ATTRIBUTES, ReleasePolicy, ReleaseRule, ReleasedAttribute};
 pub use saml::{AcsError, NameIdFormat, SamlService};

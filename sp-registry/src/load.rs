@@ -10,17 +10,20 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use sso_core::{Profile, line_of};
+use chrono::NaiveDate;
+use sso_core::{Profile, Uai, line_of};
 use sso_saml::keys::Certificate;
 use sso_saml::metadata::{self, Endpoint};
 use sso_saml::ns;
 use toml::Spanned;
 use toml::de::DeTable;
+use toml::value::Datetime;
 
-use crate::access::AccessPolicy;
+use crate::access::{AccessPolicy, Grant, MAX_GRANT_DAYS};
 use crate::error::{LoadError, LoadErrorKind};
 use crate::format::{
-    RawAccess, RawAcs, RawIdentifier, RawRelease, RawSaml, RawScope, RawService, RawSlo, field_at,
+    RawAccess, RawAcs, RawGrant, RawIdentifier, RawRelease, RawSaml, RawScope, RawService, RawSlo,
+    field_at,
 };
 use crate::identifier::IdentifierScope;
 use crate::release::{
@@ -44,6 +47,7 @@ pub(crate) struct Loaded {
     pub service: ServiceDefinition,
     pub id_line: Option<usize>,
     pub entity_id_line: Option<usize>,
+    pub identifier_key_line: Option<usize>,
 }
 
 /// Reads, parses and validates the service file `file` of the folder `dir`.
@@ -67,11 +71,17 @@ pub(crate) fn load_file(dir: &Path, file: &Path) -> Result<Loaded, Vec<LoadError
     };
     let id_line = checker.line(&raw.id.span());
     let entity_id_line = checker.line(&raw.saml.get_ref().entity_id.span());
+    let identifier_key_line = raw
+        .identifier
+        .as_ref()
+        .and_then(|table| table.get_ref().key.as_ref())
+        .and_then(|key| checker.line(&key.span()));
     match checker.service(raw) {
         Some(service) if checker.errors.is_empty() => Ok(Loaded {
             service,
             id_line,
             entity_id_line,
+            identifier_key_line,
         }),
         _ => {
             checker.errors.sort_by_key(|error| error.line);
@@ -226,6 +236,14 @@ impl Checker<'_> {
             decoded
         });
         let identifier = self.identifier(raw.identifier.as_ref());
+        let identifier_key = raw
+            .identifier
+            .as_ref()
+            .and_then(|table| table.get_ref().key.as_ref())
+            .map(|key| {
+                self.check_name(key, "identifier.key");
+                key.get_ref().clone()
+            });
         let release = self.release(raw.release);
         let access = self.access(raw.access);
         let saml = self.saml(&raw.saml);
@@ -237,6 +255,7 @@ impl Checker<'_> {
             resource_id: raw.resource_id.map(Spanned::into_inner),
             saml: saml?,
             identifier: identifier?,
+            identifier_key,
             release,
             access,
             mediacentre,
@@ -371,27 +390,197 @@ impl Checker<'_> {
     }
 
     fn access(&mut self, raw: Option<RawAccess>) -> AccessPolicy {
-        let Some(list) = raw.and_then(|raw| raw.profiles) else {
+        let Some(raw) = raw else {
             return AccessPolicy::default();
         };
+        let profiles = raw
+            .profiles
+            .as_ref()
+            .map(|list| self.profiles(list, "access.profiles"));
+        let schools = raw
+            .schools
+            .as_ref()
+            .map(|list| self.schools(list, "access.schools"));
+        let authn_contexts = raw
+            .authn_contexts
+            .as_ref()
+            .map(|list| self.authn_contexts(list));
+        if schools.is_none()
+            && let Some(first) = raw.grants.first()
+        {
+            self.push(
+                &first.span(),
+                "access.grants",
+                LoadErrorKind::GrantsWithoutSchools,
+            );
+        }
+        let mut names = HashSet::new();
+        let grants = raw
+            .grants
+            .iter()
+            .enumerate()
+            .filter_map(|(position, grant)| {
+                let field = format!("access.grants[{position}]");
+                let name = &grant.get_ref().name;
+                if !names.insert(name.get_ref().clone()) {
+                    let reason = LoadErrorKind::DuplicateGrantName(name.get_ref().clone());
+                    self.push(&name.span(), &format!("{field}.name"), reason);
+                }
+                self.grant(grant.get_ref(), &field, schools.as_deref())
+            })
+            .collect();
+        AccessPolicy {
+            profiles,
+            schools,
+            authn_contexts,
+            grants,
+        }
+    }
+
+    /// A profile list (`access.profiles` or a grant's `profiles`), not
+    /// empty, duplicates dropped.
+    fn profiles(&mut self, list: &Spanned<Vec<Spanned<String>>>, field: &str) -> Vec<Profile> {
         if list.get_ref().is_empty() {
-            self.push(&list.span(), "access.profiles", LoadErrorKind::NoProfiles);
+            self.push(&list.span(), field, LoadErrorKind::NoProfiles);
         }
         let mut profiles = Vec::new();
         for value in list.get_ref() {
             match value.get_ref().parse::<Profile>() {
                 Ok(profile) if !profiles.contains(&profile) => profiles.push(profile),
                 Ok(_) => {}
-                Err(error) => self.push(
-                    &value.span(),
-                    "access.profiles",
-                    LoadErrorKind::UnknownProfile(error),
-                ),
+                Err(error) => {
+                    self.push(&value.span(), field, LoadErrorKind::UnknownProfile(error));
+                }
             }
         }
-        AccessPolicy {
-            profiles: Some(profiles),
+        profiles
+    }
+
+    /// A school list (`access.schools` or a grant's `schools`): not empty,
+    /// each a UAI with its check letter, duplicates dropped.
+    fn schools(&mut self, list: &Spanned<Vec<Spanned<String>>>, field: &str) -> Vec<Uai> {
+        if list.get_ref().is_empty() {
+            self.push(&list.span(), field, LoadErrorKind::NoSchools);
         }
+        let mut schools = Vec::new();
+        for value in list.get_ref() {
+            if let Some(uai) = self.uai(value, field)
+                && !schools.contains(&uai)
+            {
+                schools.push(uai);
+            }
+        }
+        schools
+    }
+
+    fn uai(&mut self, value: &Spanned<String>, field: &str) -> Option<Uai> {
+        match Uai::parse(value.get_ref()) {
+            Ok(uai) => Some(uai),
+            Err(error) => {
+                self.push(&value.span(), field, LoadErrorKind::InvalidUai(error));
+                None
+            }
+        }
+    }
+
+    fn authn_contexts(&mut self, list: &Spanned<Vec<Spanned<String>>>) -> Vec<String> {
+        let field = "access.authn_contexts";
+        if list.get_ref().is_empty() {
+            self.push(&list.span(), field, LoadErrorKind::NoAuthnContexts);
+        }
+        let mut contexts: Vec<String> = Vec::new();
+        for value in list.get_ref() {
+            let uri = value.get_ref();
+            let valid =
+                uri.contains(':') && !uri.starts_with(':') && !uri.chars().any(char::is_whitespace);
+            if !valid {
+                let reason = LoadErrorKind::NotAnAuthnContext(uri.clone());
+                self.push(&value.span(), field, reason);
+            } else if !contexts.contains(uri) {
+                contexts.push(uri.clone());
+            }
+        }
+        contexts
+    }
+
+    /// One grant (`field` is `access.grants[i]`); `schools` are the
+    /// service's, when given. `None` when the grant's dates are unusable
+    /// (their errors are recorded).
+    fn grant(&mut self, raw: &RawGrant, field: &str, schools: Option<&[Uai]>) -> Option<Grant> {
+        self.check_name(&raw.name, &format!("{field}.name"));
+        if let Some(label) = &raw.label {
+            self.check_not_empty(label, &format!("{field}.label"));
+        }
+        let grant_schools = self.schools(&raw.schools, &format!("{field}.schools"));
+        let profiles = raw
+            .profiles
+            .as_ref()
+            .map(|list| self.profiles(list, &format!("{field}.profiles")));
+        let levels = raw.levels.as_ref().map(|list| {
+            let levels_field = format!("{field}.levels");
+            if list.get_ref().is_empty() {
+                self.push(&list.span(), &levels_field, LoadErrorKind::NoLevels);
+            }
+            list.get_ref()
+                .iter()
+                .filter(|level| self.check_not_empty(level, &levels_field))
+                .map(|level| level.get_ref().trim().to_owned())
+                .collect()
+        });
+        let as_school = raw.as_school.as_ref().and_then(|value| {
+            let as_field = format!("{field}.as_school");
+            let uai = self.uai(value, &as_field)?;
+            if let Some(schools) = schools
+                && !schools.contains(&uai)
+            {
+                let reason = LoadErrorKind::AsSchoolNotInSchools(uai.as_str().to_owned());
+                self.push(&value.span(), &as_field, reason);
+            }
+            Some(uai)
+        });
+        let valid_from = self.local_date(&raw.valid_from, &format!("{field}.valid_from"));
+        let valid_until = self.local_date(&raw.valid_until, &format!("{field}.valid_until"));
+        let (valid_from, valid_until) = (valid_from?, valid_until?);
+        let until_field = format!("{field}.valid_until");
+        let days = (valid_until - valid_from).num_days();
+        if valid_until < valid_from {
+            let reason = LoadErrorKind::GrantEndsBeforeStart {
+                valid_from,
+                valid_until,
+            };
+            self.push(&raw.valid_until.span(), &until_field, reason);
+        } else if days > MAX_GRANT_DAYS {
+            let reason = LoadErrorKind::GrantTooLong { days };
+            self.push(&raw.valid_until.span(), &until_field, reason);
+        }
+        Some(Grant {
+            name: raw.name.get_ref().clone(),
+            label: raw.label.as_ref().map(|label| label.get_ref().clone()),
+            schools: grant_schools,
+            profiles,
+            levels,
+            valid_from,
+            valid_until,
+            as_school,
+        })
+    }
+
+    /// A TOML local date (`2026-09-01`, no time, no offset).
+    fn local_date(&mut self, value: &Spanned<Datetime>, field: &str) -> Option<NaiveDate> {
+        let datetime = value.get_ref();
+        let date = match (datetime.date, datetime.time, datetime.offset) {
+            (Some(date), None, None) => NaiveDate::from_ymd_opt(
+                i32::from(date.year),
+                u32::from(date.month),
+                u32::from(date.day),
+            ),
+            _ => None,
+        };
+        if date.is_none() {
+            let reason = LoadErrorKind::NotALocalDate(datetime.to_string());
+            self.push(&value.span(), field, reason);
+        }
+        date
     }
 
     fn saml(&mut self, raw: &Spanned<RawSaml>) -> Option<SamlService> {

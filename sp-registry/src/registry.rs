@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{LoadError, LoadErrorKind, RegistryErrors};
+use crate::identifier::IdentifierKeys;
 use crate::load::{Loaded, load_file};
 use crate::service::ServiceDefinition;
 
@@ -16,6 +17,8 @@ use crate::service::ServiceDefinition;
 #[derive(Debug, Clone)]
 pub struct Registry {
     services: Vec<ServiceDefinition>,
+    /// Line of each service's `identifier.key`, by position in `services`.
+    identifier_key_lines: Vec<Option<usize>>,
     by_id: HashMap<String, usize>,
     by_entity_id: HashMap<String, usize>,
     by_resource_id: HashMap<String, usize>,
@@ -37,6 +40,7 @@ impl Registry {
         let mut errors = Vec::new();
         let mut registry = Registry {
             services: Vec::new(),
+            identifier_key_lines: Vec::new(),
             by_id: HashMap::new(),
             by_entity_id: HashMap::new(),
             by_resource_id: HashMap::new(),
@@ -80,12 +84,42 @@ impl Registry {
         self.services.iter()
     }
 
+    /// Checks that every identifier key a service pins (`identifier.key`) is
+    /// in the key ring, so that a registry naming an unknown key is refused
+    /// at (re)load like any invalid registry rather than at a user's login.
+    /// Each error names the file, the line and the field `identifier.key`.
+    pub fn check_identifier_keys(&self, keys: &IdentifierKeys) -> Result<(), RegistryErrors> {
+        let errors: Vec<LoadError> = self
+            .services
+            .iter()
+            .zip(&self.identifier_key_lines)
+            .filter_map(|(service, line)| {
+                let unknown = keys.for_service(service).err()?;
+                Some(LoadError {
+                    file: service.source_file.clone(),
+                    line: *line,
+                    field: Some("identifier.key".to_owned()),
+                    reason: LoadErrorKind::UnknownIdentifierKey {
+                        key: unknown.key,
+                        known: unknown.known,
+                    },
+                })
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryErrors(errors))
+        }
+    }
+
     /// Adds a valid service unless its id or entity id is taken.
     fn insert(&mut self, loaded: Loaded, errors: &mut Vec<LoadError>) {
         let Loaded {
             service,
             id_line,
             entity_id_line,
+            identifier_key_line,
         } = loaded;
         let position = self.services.len();
         let first_file = |registry: &Registry, position: usize| {
@@ -144,6 +178,7 @@ impl Registry {
         self.by_entity_id
             .insert(service.saml.entity_id.clone(), position);
         self.services.push(service);
+        self.identifier_key_lines.push(identifier_key_line);
     }
 }
 

@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use serde::Deserialize;
 use sso_core::Identity;
 
-use crate::access::{AccessDenied, AccessPolicy};
-use crate::identifier::{IdentifierKey, IdentifierScope};
+use crate::access::{AccessDenied, AccessPolicy, Admission};
+use crate::identifier::{IdentifierKeys, IdentifierScope, UnknownIdentifierKey};
 use crate::release::{ReleasePolicy, ReleasedAttribute};
 use crate::saml::{NameIdFormat, SamlService};
 
@@ -56,6 +57,9 @@ pub struct ServiceDefinition {
     pub saml: SamlService,
     /// Scope of the opaque identifier.
     pub identifier: IdentifierScope,
+    /// The previous identifier key the service is pinned to
+    /// (`identifier.key`), during a key rotation; `None` for the current key.
+    pub identifier_key: Option<String>,
     /// Attributes released to the service.
     pub release: ReleasePolicy,
     /// Who may open the service.
@@ -70,29 +74,49 @@ pub struct ServiceDefinition {
 }
 
 impl ServiceDefinition {
-    /// Checks the profile restriction (profiles compared case-insensitively
-    /// through [`sso_core::Profile`]).
-    pub fn check_access(&self, identity: &Identity) -> Result<(), AccessDenied> {
-        self.access.check(identity, &self.id)
+    /// The access decision on the day `today`: authentication context, then
+    /// the service's profiles and schools, then its grants (see
+    /// [`AccessPolicy`]). Apply the admission ([`Admission::apply`]) before
+    /// the subscription check and the release.
+    pub fn admit(&self, identity: &Identity, today: NaiveDate) -> Result<Admission, AccessDenied> {
+        self.access.admit(identity, today, &self.id)
+    }
+
+    /// The authentication context classes the service requires (any one of
+    /// them), for the gateway to request upstream; `None` accepts any login.
+    pub fn required_authn_contexts(&self) -> Option<&[String]> {
+        self.access.authn_contexts.as_deref()
     }
 
     /// Exactly the attributes of the release policy, nothing else, in policy
     /// order; an attribute without values is omitted. `IDO` carries the
-    /// opaque identifier.
-    pub fn release(&self, identity: &Identity, ids: &IdentifierKey) -> Vec<ReleasedAttribute> {
-        self.release
-            .apply(identity, ids, &self.identifier, &self.id)
+    /// opaque identifier, derived with the service's key
+    /// ([`IdentifierKeys::for_service`]): an unknown pinned key is refused.
+    pub fn release(
+        &self,
+        identity: &Identity,
+        keys: &IdentifierKeys,
+    ) -> Result<Vec<ReleasedAttribute>, UnknownIdentifierKey> {
+        let key = keys.for_service(self)?;
+        Ok(self
+            .release
+            .apply(identity, key, &self.identifier, &self.id))
     }
 
     /// The NameID for this service and its format URI: the opaque identifier
     /// when persistent, a fresh random value (128 bits) at each call when
-    /// transient.
-    pub fn name_id(&self, identity: &Identity, ids: &IdentifierKey) -> (String, &'static str) {
+    /// transient. An unknown pinned key is refused, whatever the format.
+    pub fn name_id(
+        &self,
+        identity: &Identity,
+        keys: &IdentifierKeys,
+    ) -> Result<(String, &'static str), UnknownIdentifierKey> {
+        let key = keys.for_service(self)?;
         let format = self.saml.name_id_format;
         let value = match format {
-            NameIdFormat::Persistent => ids.opaque_id(identity, &self.identifier, &self.id),
+            NameIdFormat::Persistent => key.opaque_id(identity, &self.identifier, &self.id),
             NameIdFormat::Transient => sso_saml::ids::new_id(),
         };
-        (value, format.uri())
+        Ok((value, format.uri()))
     }
 }

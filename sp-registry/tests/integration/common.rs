@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sp_registry::{IdentifierKey, LoadError, Registry, RegistryErrors};
+use sp_registry::{IdentifierKey, IdentifierKeys, LoadError, Registry, RegistryErrors};
 use sso_core::{Identity, attr};
 
 /// The checked-in fixtures folder.
@@ -19,6 +19,11 @@ pub fn valid_registry() -> Registry {
 /// The identifier key used by every test.
 pub fn key() -> IdentifierKey {
     IdentifierKey::from_bytes(b"test secret of at least 32 bytes, not for production").unwrap()
+}
+
+/// The key ring used by every test: [`key`] as the current key, no previous one.
+pub fn keys() -> IdentifierKeys {
+    IdentifierKeys::new(key())
 }
 
 /// A registry folder in a temporary directory.

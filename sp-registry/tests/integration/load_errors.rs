@@ -2,7 +2,9 @@
 //! The untouched base file loads (positive control); each test changes one
 //! thing and checks the error.
 
+use chrono::NaiveDate;
 use sp_registry::{LoadError, LoadErrorKind};
+use sso_core::{Profile, Uai, UaiError};
 
 use crate::common::Folder;
 
@@ -380,6 +382,391 @@ fn empty_profile_list() {
         Some("access.profiles"),
     );
     assert!(matches!(error.reason, LoadErrorKind::NoProfiles));
+}
+
+/// A school-restricted `[access]` table with one grant: `[access]` at line
+/// 9, `schools` 10, `[[access.grants]]` 11, then `grant` from line 12.
+fn with_grant(grant: &str) -> String {
+    append(&format!(
+        "[access]\nschools = [\"0351234B\"]\n[[access.grants]]\n{grant}"
+    ))
+}
+
+/// A valid grant: name 12, schools 13, valid_from 14, valid_until 15.
+const GRANT: &str = "name = \"liaison\"\nschools = [\"0350001L\"]\nvalid_from = 2026-09-01\nvalid_until = 2027-08-31\n";
+
+#[test]
+fn access_table_with_schools_contexts_and_grants_loads() {
+    let access = "[access]\nprofiles = [\"National_ELV\"]\nschools = [\"0351234b\", \"0351234B\"]\nauthn_contexts = [\"urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken\"]\n[[access.grants]]\nname = \"liaison-cm2-6e\"\nlabel = \"Liaison CM2-6e\"\nschools = [\"0350001L\", \"0350002M\"]\nprofiles = [\"National_ELV\"]\nlevels = [\"1115\", \"CM2\"]\nvalid_from = 2026-09-01\nvalid_until = 2027-08-31\nas_school = \"0351234B\"\n[[access.grants]]\nname = \"visite\"\nschools = [\"0350003N\"]\nvalid_from = 2026-09-01\nvalid_until = 2026-09-30\n";
+    let registry = folder_with(&append(access)).load().unwrap();
+    let policy = &registry.by_id("svc").unwrap().access;
+    let college = Uai::parse("0351234B").unwrap();
+    // duplicates dropped, spelling normalised
+    assert_eq!(policy.schools, Some(vec![college.clone()]));
+    assert_eq!(
+        policy.authn_contexts,
+        Some(vec![
+            "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken".to_owned()
+        ])
+    );
+    assert_eq!(policy.grants.len(), 2);
+    let liaison = &policy.grants[0];
+    assert_eq!(liaison.name, "liaison-cm2-6e");
+    assert_eq!(liaison.label.as_deref(), Some("Liaison CM2-6e"));
+    assert_eq!(liaison.schools.len(), 2);
+    assert_eq!(liaison.profiles, Some(vec![Profile::Elv]));
+    assert_eq!(
+        liaison.levels,
+        Some(vec!["1115".to_owned(), "CM2".to_owned()])
+    );
+    assert_eq!(
+        liaison.valid_from,
+        NaiveDate::from_ymd_opt(2026, 9, 1).unwrap()
+    );
+    assert_eq!(
+        liaison.valid_until,
+        NaiveDate::from_ymd_opt(2027, 8, 31).unwrap()
+    );
+    assert_eq!(liaison.as_school, Some(college));
+    let visit = &policy.grants[1];
+    assert_eq!(
+        (visit.label.as_ref(), visit.profiles.as_ref()),
+        (None, None)
+    );
+    assert_eq!(
+        (visit.levels.as_ref(), visit.as_school.as_ref()),
+        (None, None)
+    );
+}
+
+#[test]
+fn empty_school_list() {
+    let (folder, error) = only_error(&append("[access]\nschools = []\n"));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(10),
+        Some("access.schools"),
+    );
+    assert!(matches!(error.reason, LoadErrorKind::NoSchools), "{error}");
+}
+
+#[test]
+fn malformed_school_code() {
+    let (folder, error) = only_error(&append("[access]\nschools = [\"0351234B\", \"035123B\"]\n"));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(10),
+        Some("access.schools"),
+    );
+    assert!(
+        matches!(error.reason, LoadErrorKind::InvalidUai(UaiError::Length(_))),
+        "{error}"
+    );
+}
+
+#[test]
+fn school_code_with_a_wrong_check_letter() {
+    let (folder, error) = only_error(&append("[access]\nschools = [\"0351234X\"]\n"));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(10),
+        Some("access.schools"),
+    );
+    assert!(
+        matches!(
+            error.reason,
+            LoadErrorKind::InvalidUai(UaiError::CheckLetter {
+                found: 'X',
+                expected: 'B',
+                ..
+            })
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn empty_authn_context_list() {
+    let (folder, error) = only_error(&append("[access]\nauthn_contexts = []\n"));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(10),
+        Some("access.authn_contexts"),
+    );
+    assert!(
+        matches!(error.reason, LoadErrorKind::NoAuthnContexts),
+        "{error}"
+    );
+}
+
+#[test]
+fn authn_context_that_is_not_a_uri() {
+    let (folder, error) = only_error(&append(
+        "[access]\nauthn_contexts = [\n  \"urn:example:ac:otp\",\n  \"TimeSyncToken\",\n]\n",
+    ));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(12),
+        Some("access.authn_contexts"),
+    );
+    assert!(
+        matches!(&error.reason, LoadErrorKind::NotAnAuthnContext(value) if value == "TimeSyncToken"),
+        "{error}"
+    );
+}
+
+#[test]
+fn grants_need_a_school_restriction() {
+    folder_with(&with_grant(GRANT)).load().unwrap();
+    let without = append(&format!(
+        "[access]\nprofiles = [\"National_ELV\"]\n[[access.grants]]\n{GRANT}"
+    ));
+    let (folder, error) = only_error(&without);
+    assert_at(&error, &folder, "svc.toml", Some(11), Some("access.grants"));
+    assert!(
+        matches!(error.reason, LoadErrorKind::GrantsWithoutSchools),
+        "{error}"
+    );
+}
+
+#[test]
+fn duplicate_grant_name() {
+    let two = with_grant(&format!("{GRANT}[[access.grants]]\n{GRANT}"));
+    let (folder, error) = only_error(&two);
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(17),
+        Some("access.grants[1].name"),
+    );
+    assert!(
+        matches!(&error.reason, LoadErrorKind::DuplicateGrantName(name) if name == "liaison"),
+        "{error}"
+    );
+}
+
+#[test]
+fn invalid_grant_name() {
+    let (folder, error) = only_error(&with_grant(&GRANT.replace("\"liaison\"", "\"Liaison 6e\"")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(12),
+        Some("access.grants[0].name"),
+    );
+    assert!(
+        matches!(error.reason, LoadErrorKind::InvalidName(_)),
+        "{error}"
+    );
+}
+
+#[test]
+fn grant_school_list_empty_or_with_a_bad_code() {
+    let (folder, error) = only_error(&with_grant(&GRANT.replace("[\"0350001L\"]", "[]")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(13),
+        Some("access.grants[0].schools"),
+    );
+    assert!(matches!(error.reason, LoadErrorKind::NoSchools), "{error}");
+
+    let (folder, error) = only_error(&with_grant(&GRANT.replace("0350001L", "0350001A")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(13),
+        Some("access.grants[0].schools"),
+    );
+    assert!(
+        matches!(
+            error.reason,
+            LoadErrorKind::InvalidUai(UaiError::CheckLetter { .. })
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn grant_profile_and_level_lists_must_not_be_empty() {
+    folder_with(&with_grant(&format!(
+        "{GRANT}profiles = [\"National_ELV\"]\nlevels = [\"CM2\"]\n"
+    )))
+    .load()
+    .unwrap();
+    let (folder, error) = only_error(&with_grant(&format!("{GRANT}profiles = []\n")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(16),
+        Some("access.grants[0].profiles"),
+    );
+    assert!(matches!(error.reason, LoadErrorKind::NoProfiles), "{error}");
+
+    let (folder, error) = only_error(&with_grant(&format!("{GRANT}levels = []\n")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(16),
+        Some("access.grants[0].levels"),
+    );
+    assert!(matches!(error.reason, LoadErrorKind::NoLevels), "{error}");
+}
+
+#[test]
+fn grant_ending_before_it_starts() {
+    let (folder, error) = only_error(&with_grant(&GRANT.replace("2027-08-31", "2026-08-31")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(15),
+        Some("access.grants[0].valid_until"),
+    );
+    assert!(
+        matches!(error.reason, LoadErrorKind::GrantEndsBeforeStart { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn grant_of_at_most_400_days() {
+    // 2026-09-01 + 400 days = 2027-10-06
+    folder_with(&with_grant(&GRANT.replace("2027-08-31", "2027-10-06")))
+        .load()
+        .unwrap();
+    let (folder, error) = only_error(&with_grant(&GRANT.replace("2027-08-31", "2027-10-07")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(15),
+        Some("access.grants[0].valid_until"),
+    );
+    assert!(
+        matches!(error.reason, LoadErrorKind::GrantTooLong { days: 401 }),
+        "{error}"
+    );
+}
+
+#[test]
+fn grant_as_school_must_be_a_school_of_the_service() {
+    folder_with(&with_grant(&format!("{GRANT}as_school = \"0351234B\"\n")))
+        .load()
+        .unwrap();
+    let (folder, error) = only_error(&with_grant(&format!("{GRANT}as_school = \"0350001L\"\n")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(16),
+        Some("access.grants[0].as_school"),
+    );
+    assert!(
+        matches!(&error.reason, LoadErrorKind::AsSchoolNotInSchools(uai) if uai == "0350001L"),
+        "{error}"
+    );
+}
+
+#[test]
+fn grant_dates_are_local_dates() {
+    let (folder, error) = only_error(&with_grant(
+        &GRANT.replace("2026-09-01", "2026-09-01T08:00:00"),
+    ));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(14),
+        Some("access.grants[0].valid_from"),
+    );
+    assert!(
+        matches!(error.reason, LoadErrorKind::NotALocalDate(_)),
+        "{error}"
+    );
+
+    let (folder, error) = only_error(&with_grant(&GRANT.replace("2026-09-01", "\"2026-09-01\"")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(14),
+        Some("access.grants[0].valid_from"),
+    );
+    assert!(
+        matches!(error.reason, LoadErrorKind::InvalidValue(_)),
+        "{error}"
+    );
+}
+
+#[test]
+fn grant_without_its_end_date() {
+    let (folder, error) = only_error(&with_grant(
+        &GRANT.replace("valid_until = 2027-08-31\n", ""),
+    ));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(11),
+        Some("access.grants[0].valid_until"),
+    );
+    assert!(
+        matches!(error.reason, LoadErrorKind::MissingField),
+        "{error}"
+    );
+}
+
+#[test]
+fn unknown_field_in_a_grant() {
+    let (folder, error) = only_error(&with_grant(&format!("{GRANT}school = \"0350001L\"\n")));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(16),
+        Some("access.grants[0].school"),
+    );
+    assert!(matches!(&error.reason, LoadErrorKind::UnknownField(name) if name == "school"));
+}
+
+#[test]
+fn identifier_key_name() {
+    let registry = folder_with(&append("[identifier]\nkey = \"2025\"\n"))
+        .load()
+        .unwrap();
+    assert_eq!(
+        registry.by_id("svc").unwrap().identifier_key.as_deref(),
+        Some("2025")
+    );
+    let (folder, error) = only_error(&append("[identifier]\nkey = \"Rotation 2025\"\n"));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(10),
+        Some("identifier.key"),
+    );
+    assert!(
+        matches!(&error.reason, LoadErrorKind::InvalidName(name) if name == "Rotation 2025"),
+        "{error}"
+    );
 }
 
 #[test]

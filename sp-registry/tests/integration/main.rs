@@ -1,5 +1,6 @@
 //! Integration tests of the registry: loading and validation of service
-//! files, attribute release and identifiers, ACS resolution, access checks.
+//! files, attribute release and identifiers, identifier key rotation, ACS
+//! resolution, access decisions.
 
 #[cfg(test)]
 mod access;
@@ -7,6 +8,8 @@ mod access;
 mod acs;
 #[cfg(test)]
 mod common;
+#[cfg(test)]
+mod keys;
 #[cfg(test)]
 mod load_errors;
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use sp_registry::{IdentifierScope, ReleasedAttribute};
 use sso_core::{Identity, attr};
 
-use crate::common::{Folder, INE_HASH, key, pupil, valid_registry};
+use crate::common::{Folder, INE_HASH, key, keys, pupil, valid_registry};
 
 fn names(released: &[ReleasedAttribute]) -> Vec<&str> {
     released.iter().map(|a| a.name.as_str()).collect()
@@ -22,7 +22,7 @@ fn exactly_the_configured_attributes() {
     let registry = valid_registry();
     let ent = registry.by_id("ent-college").unwrap();
     let identity = pupil("educonnect-subject-1", "0254222D", "4A##Quatrième A");
-    let released = ent.release(&identity, &key());
+    let released = ent.release(&identity, &keys()).unwrap();
     // GAR names in file order, then the custom names in key order.
     assert_eq!(
         names(&released),
@@ -60,7 +60,7 @@ fn attributes_without_values_are_omitted() {
     let maths = registry.by_id("resource-maths").unwrap();
     let mut identity = Identity::new("agents", "teacher-1", 0);
     identity.push(attr::PROFILE, "National_ENS");
-    let released = maths.release(&identity, &key());
+    let released = maths.release(&identity, &keys()).unwrap();
     assert_eq!(names(&released), ["IDO", "PRO"]);
 }
 
@@ -101,8 +101,8 @@ fn neither_the_ine_hash_nor_the_subject_nor_the_aaf_id_is_ever_released() {
     let services = registry.services().chain(everything.services());
     let mut checked = 0;
     for service in services {
-        let released = service.release(&identity, &key());
-        let (name_id, _) = service.name_id(&identity, &key());
+        let released = service.release(&identity, &keys()).unwrap();
+        let (name_id, _) = service.name_id(&identity, &keys()).unwrap();
         for value in released
             .iter()
             .flat_map(|a| a.values.iter())
@@ -130,8 +130,8 @@ fn ido_is_stable_across_schools_for_the_same_user() {
     let in_college = pupil("subject-2024", "0254222D", "4A##Quatrième A");
     let mut in_lycee = pupil("subject-2025", "0750001U", "2B##Seconde B");
     in_lycee.idp = "educonnect-pr4".into();
-    let a = ent.release(&in_college, &key());
-    let b = ent.release(&in_lycee, &key());
+    let a = ent.release(&in_college, &keys()).unwrap();
+    let b = ent.release(&in_lycee, &keys()).unwrap();
     assert!(value_of(&a, "IDO").is_some());
     assert_eq!(value_of(&a, "IDO"), value_of(&b, "IDO"));
     // Positive control that the identities differ in what they release otherwise.
@@ -143,7 +143,11 @@ fn ido_differs_across_services_and_is_shared_within_a_family() {
     let registry = valid_registry();
     let identity = pupil("subject-1", "0254222D", "4A##Quatrième A");
     let ido = |id: &str| {
-        let released = registry.by_id(id).unwrap().release(&identity, &key());
+        let released = registry
+            .by_id(id)
+            .unwrap()
+            .release(&identity, &keys())
+            .unwrap();
         value_of(&released, "IDO").unwrap()[0].clone()
     };
     assert_eq!(ido("resource-maths"), ido("resource-physique"));
@@ -160,8 +164,8 @@ fn ido_differs_between_users() {
     let mut paul = pupil("subject-2", "0254222D", "4A##Quatrième A");
     paul.attributes
         .insert(attr::AAF_REF.into(), vec!["ac-rennes|7654321".into()]);
-    let a = histoire.release(&lea, &key());
-    let b = histoire.release(&paul, &key());
+    let a = histoire.release(&lea, &keys()).unwrap();
+    let b = histoire.release(&paul, &keys()).unwrap();
     assert_ne!(value_of(&a, "IDO"), value_of(&b, "IDO"));
 }
 
@@ -170,14 +174,14 @@ fn persistent_name_id_is_the_opaque_id() {
     let registry = valid_registry();
     let maths = registry.by_id("resource-maths").unwrap();
     let identity = pupil("subject-1", "0254222D", "4A##Quatrième A");
-    let (value, format) = maths.name_id(&identity, &key());
+    let (value, format) = maths.name_id(&identity, &keys()).unwrap();
     assert_eq!(
         format,
         "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
     );
-    let released = maths.release(&identity, &key());
+    let released = maths.release(&identity, &keys()).unwrap();
     assert_eq!(value_of(&released, "IDO"), Some(&[value.clone()][..]));
-    assert_eq!(maths.name_id(&identity, &key()).0, value);
+    assert_eq!(maths.name_id(&identity, &keys()).unwrap().0, value);
 }
 
 #[test]
@@ -185,8 +189,8 @@ fn transient_name_id_is_fresh_each_time() {
     let registry = valid_registry();
     let ent = registry.by_id("ent-college").unwrap();
     let identity = pupil("subject-1", "0254222D", "4A##Quatrième A");
-    let (first, format) = ent.name_id(&identity, &key());
-    let (second, _) = ent.name_id(&identity, &key());
+    let (first, format) = ent.name_id(&identity, &keys()).unwrap();
+    let (second, _) = ent.name_id(&identity, &keys()).unwrap();
     assert_eq!(
         format,
         "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
