@@ -234,6 +234,21 @@ pub struct KeysConfig {
     /// File holding the secret (at least 32 bytes) from which opaque per-service
     /// identifiers are derived. Overridden by `SSO_IDENTIFIER_SECRET`.
     pub identifier_secret_file: Spanned<PathBuf>,
+    /// Earlier identifier secrets, by name, kept for the services pinned to
+    /// them (`[identifier] key = "<name>"` in a service file) until those
+    /// services have moved their accounts to the current identifiers.
+    #[serde(default)]
+    pub previous_identifier_secrets: Vec<PreviousSecret>,
+}
+
+/// One `[[keys.previous_identifier_secrets]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousSecret {
+    /// The name services pin, `[a-z0-9-]+`.
+    pub name: Spanned<String>,
+    /// File holding the secret (at least 32 bytes).
+    pub file: Spanned<PathBuf>,
 }
 
 fn default_skew() -> u64 {

@@ -119,6 +119,17 @@ const SPS: [DemoSp; 3] = [
     },
 ];
 
+/// A service file with the example's access URLs, which name the
+/// publishers' hosts, pointing at the simulators under `/testbed/`.
+fn for_the_demo(text: &str, base_url: &str) -> String {
+    SPS.iter().fold(text.to_owned(), |text, sp| {
+        text.replace(
+            &format!("https://{}.demo.example/login", sp.path),
+            &format!("{base_url}/testbed/{}/login", sp.path),
+        )
+    })
+}
+
 /// A running demo stack.
 pub struct DemoStack {
     /// Base URL of the gateway (and of the simulators, under `/testbed/`).
@@ -218,6 +229,10 @@ impl DemoStack {
         write_key(dir, "gateway-signing", &gateway_signing)?;
         write_key(dir, "gateway-encryption", &gateway_encryption)?;
         write(&dir.join("keys/identifier.secret"), crate::random_token())?;
+        write(
+            &dir.join("keys/identifier-2025.secret"),
+            crate::random_token(),
+        )?;
         write(&dir.join("keys/admin.token"), crate::random_token())?;
         // The token the ENT presents to the médiacentre API; the operator
         // hands it to the ENT, the service file keeps its SHA-256.
@@ -308,33 +323,29 @@ impl DemoStack {
             simulators = simulators.nest(&format!("/testbed/{}", sp.path), sim_sp_router(sim));
         }
         for (name, text) in EXAMPLE_SERVICES {
-            // The example's access URLs name the publishers' hosts; in the
-            // demo each resource is a simulator under /testbed/.
             // The ENT's médiacentre token is generated for each demo.
-            let text = SPS
-                .iter()
-                .fold(text.to_owned(), |text, sp| {
-                    text.replace(
-                        &format!("https://{}.demo.example/login", sp.path),
-                        &format!("{base_url}/testbed/{}/login", sp.path),
-                    )
-                })
+            let text = for_the_demo(text, base_url)
                 .replace(EXAMPLE_ENT_TOKEN_SHA256, &crate::digest(&ent_token));
             write(&dir.join("services").join(name), &text)?;
         }
         Ok(simulators)
     }
 
-    /// Writes extra files (plain file names only) into the services folder.
+    /// Writes extra files (plain file names only) into the services folder,
+    /// the publishers' example hosts pointing at the simulators.
     fn write_extra_services(
         dir: &Path,
+        base_url: &str,
         extra_services: &[(String, String)],
     ) -> Result<(), DemoError> {
         for (name, text) in extra_services {
             let mut parts = Path::new(name).components();
             match (parts.next(), parts.next()) {
                 (Some(std::path::Component::Normal(_)), None) => {
-                    write(&dir.join("services").join(name), text)?;
+                    write(
+                        &dir.join("services").join(name),
+                        for_the_demo(text, base_url),
+                    )?;
                 }
                 _ => return Err(DemoError::ExtraServiceName(name.clone())),
             }
@@ -377,7 +388,7 @@ impl DemoStack {
         };
         let simulators =
             Self::write_config(&dir, &base_url, &demo_config_text(&base_url, addr, &store)?)?;
-        Self::write_extra_services(&dir, extra_services)?;
+        Self::write_extra_services(&dir, &base_url, extra_services)?;
         let config_path = dir.join("gateway.toml");
         let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
         let (gateway, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;

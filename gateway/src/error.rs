@@ -17,6 +17,11 @@ pub enum WebError {
     LoginFailed(String),
     /// The person may not use the service.
     AccessDenied(String),
+    /// The service is reserved to other schools (or the opening to the
+    /// person's school is not in force).
+    NotForYourSchool(String),
+    /// The service requires a stronger login than the one made.
+    StrongerLoginRequired(String),
     /// No subscription of the person's school covers them for this resource.
     NoSubscription(String),
     /// The person has no (active) entry in the académie directory and the
@@ -51,6 +56,8 @@ impl WebError {
             }
             WebError::LoginFailed(_) => StatusCode::UNAUTHORIZED,
             WebError::AccessDenied(_)
+            | WebError::NotForYourSchool(_)
+            | WebError::StrongerLoginRequired(_)
             | WebError::NoSubscription(_)
             | WebError::NotInDirectory(_) => StatusCode::FORBIDDEN,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -79,6 +86,18 @@ impl WebError {
                 "Accès refusé",
                 "Votre profil ne permet pas d'accéder à ce service.",
                 Some("Si vous pensez que c'est une erreur, adressez-vous à votre établissement."),
+            ),
+            WebError::NotForYourSchool(_) => (
+                "Accès refusé",
+                "Ce service est réservé à certains établissements, et il n'est pas ouvert aujourd'hui aux élèves ou personnels du vôtre.",
+                Some("Si vous pensez que c'est une erreur, adressez-vous à votre établissement."),
+            ),
+            WebError::StrongerLoginRequired(_) => (
+                "Connexion renforcée requise",
+                "Ce service demande une connexion renforcée (par exemple avec votre clé OTP), que votre connexion ne fournit pas.",
+                Some(
+                    "Déconnectez-vous, puis reconnectez-vous avec votre clé OTP. En cas de difficulté, adressez-vous à l'assistance de votre académie.",
+                ),
             ),
             WebError::NoSubscription(_) => (
                 "Ressource non disponible",
@@ -118,6 +137,8 @@ impl WebError {
             | WebError::UnknownService(d)
             | WebError::LoginFailed(d)
             | WebError::AccessDenied(d)
+            | WebError::NotForYourSchool(d)
+            | WebError::StrongerLoginRequired(d)
             | WebError::NotInDirectory(d)
             | WebError::NoSubscription(d)
             | WebError::Expired(d)
@@ -134,6 +155,26 @@ impl From<sso_store::StoreError> for WebError {
         } else {
             WebError::Internal(err.to_string())
         }
+    }
+}
+
+impl From<sp_registry::AccessDenied> for WebError {
+    fn from(denied: sp_registry::AccessDenied) -> Self {
+        use sp_registry::AccessDenied as D;
+        let detail = denied.to_string();
+        match denied {
+            D::AuthnContext { .. } => WebError::StrongerLoginRequired(detail),
+            D::NoProfile { .. } | D::ProfileNotAllowed { .. } => WebError::AccessDenied(detail),
+            D::SchoolNotAllowed { .. }
+            | D::LevelNotAllowed { .. }
+            | D::GrantNotValidToday { .. } => WebError::NotForYourSchool(detail),
+        }
+    }
+}
+
+impl From<sp_registry::UnknownIdentifierKey> for WebError {
+    fn from(err: sp_registry::UnknownIdentifierKey) -> Self {
+        WebError::Internal(err.to_string())
     }
 }
 

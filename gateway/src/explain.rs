@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use sp_registry::{AttributeSource, IdentifierKey, Registry, ServiceDefinition};
+use sp_registry::{Admission, AttributeSource, IdentifierKeys, Registry, ServiceDefinition};
 use sso_core::{Identity, attr};
 use sso_directory::store::Directory;
 use sso_store::Store;
@@ -30,6 +30,9 @@ pub enum ExplainError {
         /// AAF id.
         id: String,
     },
+    /// The service pins an identifier key the configuration lacks.
+    #[error(transparent)]
+    Key(#[from] sp_registry::UnknownIdentifierKey),
     /// The directory or the subscriptions could not be read.
     #[error("{0}")]
     Read(String),
@@ -48,7 +51,7 @@ pub async fn explain(
     registry: &Registry,
     store: &Arc<dyn Store>,
     directory_config: &DirectoryConfig,
-    key: &IdentifierKey,
+    keys: &IdentifierKeys,
     service_id: &str,
     academie: &str,
     id: &str,
@@ -68,7 +71,7 @@ pub async fn explain(
         several_academies: crate::config::SeveralAcademies::Merge,
         ..directory_config.clone()
     };
-    let identity = match join::join(&directory, &config, identity).await {
+    let mut identity = match join::join(&directory, &config, identity).await {
         Ok(Joined::Ready(identity)) => identity,
         Ok(Joined::Choose(_)) | Err(join::JoinError::NotFound(_)) => return Err(unknown()),
         Err(other) => return Err(ExplainError::Read(other.to_string())),
@@ -80,18 +83,42 @@ pub async fn explain(
         service.id, service.display_name, service.kind
     );
     let _ = writeln!(out, "access:");
-    match service.check_access(&identity) {
-        Ok(()) => {
-            let _ = writeln!(
-                out,
-                "  profile: allowed ({})",
-                identity.values(attr::PROFILE).join(", ")
-            );
+    if let Some(required) = service.required_authn_contexts() {
+        // A directory entry has no login: assume one that satisfies the service.
+        identity.authn_context = required.first().cloned();
+        let _ = writeln!(
+            out,
+            "  authentication: the login must be one of {} (checked at access)",
+            required.join(", ")
+        );
+    }
+    let profiles = identity.values(attr::PROFILE).join(", ");
+    let schools = identity.values(attr::UAI).join(", ");
+    let identity = match service.admit(&identity, chrono::Utc::now().date_naive()) {
+        Ok(admission) => {
+            let _ = match &admission {
+                Admission::Regular => writeln!(
+                    out,
+                    "  rules: allowed (profiles {profiles}; schools {schools})"
+                ),
+                Admission::Granted(grant) => writeln!(
+                    out,
+                    "  rules: allowed by the grant {:?}{}",
+                    grant.name,
+                    grant
+                        .as_school
+                        .as_ref()
+                        .map(|uai| format!(", the service sees the school {}", uai.as_str()))
+                        .unwrap_or_default()
+                ),
+            };
+            admission.apply(&identity).into_owned()
         }
         Err(denied) => {
-            let _ = writeln!(out, "  profile: REFUSED: {denied}");
+            let _ = writeln!(out, "  rules: REFUSED: {denied}");
+            identity
         }
-    }
+    };
     match crate::subscriptions::check(store.as_ref(), service, &identity).await {
         Ok(()) => {
             let _ = writeln!(out, "  subscription: not needed or valid");
@@ -105,7 +132,7 @@ pub async fn explain(
         "released (the policy of {}):",
         service.source_file.display()
     );
-    let released = service.release(&identity, key);
+    let released = service.release(&identity, keys)?;
     for rule in &service.release.rules {
         match released.iter().find(|r| r.name == rule.name) {
             Some(attribute) => {
@@ -126,6 +153,16 @@ pub async fn explain(
                 );
             }
         }
+    }
+    if let (Some(name), Some(pinned)) = (&service.identifier_current_as, &service.identifier_key)
+        && let Some(attribute) = released.iter().find(|r| &r.name == name)
+    {
+        let _ = writeln!(
+            out,
+            "  {name:<12} <- {:<18} {} (key migration: IDO still from the secret {pinned:?})",
+            "current identifier",
+            attribute.values.join(" | ")
+        );
     }
     let _ = writeln!(out, "withheld (known to the gateway, not in the policy):");
     let used: Vec<&str> = service

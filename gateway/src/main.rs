@@ -409,7 +409,7 @@ async fn registry(config: &std::path::Path, command: RegistryCommand) -> anyhow:
                 &prepared.registry,
                 &store,
                 &loaded.config.directory,
-                &prepared.identifier_key,
+                &prepared.identifier_keys,
                 &service,
                 &academie,
                 &id,

@@ -6,6 +6,8 @@
 //! a snapshot at its start ([`SharedRegistry::get`]), so a login in flight
 //! finishes with the registry it started with. An invalid change is refused
 //! and reported (log, admin API answer); the previous registry keeps serving.
+//! A registry whose services pin an identifier key the configuration does
+//! not hold is invalid too.
 //!
 //! Replicas converge through the same mounted folder (a Kubernetes
 //! ConfigMap or volume): each replica watches it (`[registry]
@@ -16,13 +18,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use sp_registry::{Registry, RegistryErrors};
+use sp_registry::{IdentifierKeys, Registry, RegistryErrors};
 
 /// The registry in force, shared by every request of this replica.
 #[derive(Clone)]
 pub struct SharedRegistry {
     current: Arc<RwLock<Arc<Registry>>>,
     dir: PathBuf,
+    keys: Arc<IdentifierKeys>,
 }
 
 impl std::fmt::Debug for SharedRegistry {
@@ -54,11 +57,12 @@ fn fingerprint(dir: &Path) -> std::io::Result<Fingerprint> {
 }
 
 impl SharedRegistry {
-    /// `registry`, loaded from `dir`.
-    pub fn new(registry: Arc<Registry>, dir: PathBuf) -> Self {
+    /// `registry`, loaded from `dir` and checked against `keys`.
+    pub fn new(registry: Arc<Registry>, dir: PathBuf, keys: Arc<IdentifierKeys>) -> Self {
         Self {
             current: Arc::new(RwLock::new(registry)),
             dir,
+            keys,
         }
     }
 
@@ -71,6 +75,7 @@ impl SharedRegistry {
     /// whole folder is valid. Returns the number of services in force.
     pub fn reload(&self) -> Result<usize, RegistryErrors> {
         let registry = Registry::load_dir(&self.dir)?;
+        registry.check_identifier_keys(&self.keys)?;
         let count = registry.services().count();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
         Ok(count)

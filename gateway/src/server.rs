@@ -66,7 +66,7 @@ pub async fn build(
         connectors,
         metadata_sources,
         signing_key,
-        identifier_key,
+        identifier_keys,
         pages,
         admin_token,
     } = prepared;
@@ -76,6 +76,7 @@ pub async fn build(
     let registry = SharedRegistry::new(
         registry,
         loaded.resolve(config.registry.services_dir.get_ref()),
+        Arc::clone(&identifier_keys),
     );
     if config.registry.reload_interval_seconds > 0 {
         registry.spawn_watch(Duration::from_secs(config.registry.reload_interval_seconds));
@@ -89,7 +90,7 @@ pub async fn build(
         registry,
         connectors: Arc::new(connectors),
         signing_key,
-        identifier_key,
+        identifier_keys,
         pages,
         http,
         admin_token,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use idp_connectors::metadata::MetadataSource;
 use idp_connectors::saml::{SamlConnector, SpSettings};
-use sp_registry::{IdentifierKey, Registry};
+use sp_registry::{IdentifierKey, IdentifierKeys, Registry, RegistryErrors};
 use sso_directory::store::Directory;
 use sso_saml::keys::SigningKey;
 use sso_store::Store;
@@ -68,8 +68,8 @@ pub struct Prepared {
     pub metadata_sources: Vec<MetadataSource>,
     /// Signing key of both roles.
     pub signing_key: Arc<SigningKey>,
-    /// Key deriving opaque identifiers.
-    pub identifier_key: Arc<IdentifierKey>,
+    /// Keys deriving opaque identifiers (current and previous).
+    pub identifier_keys: Arc<IdentifierKeys>,
     /// Page templates.
     pub pages: Arc<Pages>,
     /// SHA-256 of the admin API token, when the API is on.
@@ -93,8 +93,8 @@ pub struct AppState {
     pub connectors: Arc<Vec<Arc<SamlConnector>>>,
     /// Signing key.
     pub signing_key: Arc<SigningKey>,
-    /// Key deriving opaque identifiers.
-    pub identifier_key: Arc<IdentifierKey>,
+    /// Keys deriving opaque identifiers (current and previous).
+    pub identifier_keys: Arc<IdentifierKeys>,
     /// Page templates.
     pub pages: Arc<Pages>,
     /// HTTP client for back-channel calls (no redirects followed).
@@ -196,30 +196,18 @@ pub async fn prepare(
     )
     .map_err(|p| problems.push(p))
     .ok();
-    let identifier_key = identifier_secret(loaded)
-        .and_then(|secret| {
-            IdentifierKey::from_bytes(&secret).map_err(|err| {
-                loaded.problem_at(
-                    &keys.identifier_secret_file,
-                    "keys.identifier_secret_file",
-                    err.to_string(),
-                )
-            })
-        })
+    let identifier_keys = identifier_keys(loaded)
         .map(Arc::new)
-        .map_err(|p| problems.push(p))
+        .map_err(|p| problems.extend(p))
         .ok();
 
     let registry = Registry::load_dir(&loaded.resolve(config.registry.services_dir.get_ref()))
-        .map(Arc::new)
-        .map_err(|errors| {
-            problems.extend(errors.0.iter().map(|err| ConfigProblem {
-                file: err.file.clone(),
-                line: err.line,
-                field: err.field.clone(),
-                message: err.reason.to_string(),
-            }));
+        .and_then(|registry| match &identifier_keys {
+            Some(keys) => registry.check_identifier_keys(keys).map(|()| registry),
+            None => Ok(registry),
         })
+        .map(Arc::new)
+        .map_err(|errors| problems.extend(registry_problems(&errors)))
         .ok();
 
     let mappings = loaded
@@ -330,12 +318,12 @@ pub async fn prepare(
 
     match (
         signing_key,
-        identifier_key,
+        identifier_keys,
         registry,
         pages,
         problems.is_empty(),
     ) {
-        (Some(signing_key), Some(identifier_key), Some(registry), Some(pages), true) => {
+        (Some(signing_key), Some(identifier_keys), Some(registry), Some(pages), true) => {
             Ok(Prepared {
                 config: config.clone(),
                 urls,
@@ -343,7 +331,7 @@ pub async fn prepare(
                 connectors,
                 metadata_sources,
                 signing_key,
-                identifier_key,
+                identifier_keys,
                 pages,
                 admin_token,
             })
@@ -385,18 +373,72 @@ fn admin_token(loaded: &LoadedConfig) -> Result<Option<[u8; 32]>, ConfigProblem>
     Ok(Some(sha2::Sha256::digest(token.as_bytes()).into()))
 }
 
-fn identifier_secret(loaded: &LoadedConfig) -> Result<Vec<u8>, ConfigProblem> {
-    if let Ok(secret) = std::env::var("SSO_IDENTIFIER_SECRET") {
-        return Ok(secret.into_bytes());
-    }
-    let field = &loaded.config.keys.identifier_secret_file;
-    std::fs::read(loaded.resolve(field.get_ref()))
-        .map(|bytes| bytes.trim_ascii().to_vec())
-        .map_err(|err| {
-            loaded.problem_at(
-                field,
-                "keys.identifier_secret_file",
-                format!("cannot read the file: {err}"),
-            )
+/// Registry errors as configuration problems.
+pub fn registry_problems(errors: &RegistryErrors) -> Vec<ConfigProblem> {
+    errors
+        .0
+        .iter()
+        .map(|err| ConfigProblem {
+            file: err.file.clone(),
+            line: err.line,
+            field: err.field.clone(),
+            message: err.reason.to_string(),
         })
+        .collect()
+}
+
+/// The identifier secret of `file` (the field `field`), at least 32 bytes.
+fn identifier_key(
+    loaded: &LoadedConfig,
+    file: &toml::Spanned<std::path::PathBuf>,
+    field: &str,
+) -> Result<IdentifierKey, ConfigProblem> {
+    let secret = std::fs::read(loaded.resolve(file.get_ref()))
+        .map(|bytes| bytes.trim_ascii().to_vec())
+        .map_err(|err| loaded.problem_at(file, field, format!("cannot read the file: {err}")))?;
+    IdentifierKey::from_bytes(&secret)
+        .map_err(|err| loaded.problem_at(file, field, err.to_string()))
+}
+
+/// The key ring: the current secret (`SSO_IDENTIFIER_SECRET` or its file)
+/// and the previous ones by name.
+fn identifier_keys(loaded: &LoadedConfig) -> Result<IdentifierKeys, Vec<ConfigProblem>> {
+    let keys = &loaded.config.keys;
+    let field = "keys.identifier_secret_file";
+    let current = match std::env::var("SSO_IDENTIFIER_SECRET") {
+        Ok(secret) => IdentifierKey::from_bytes(secret.as_bytes())
+            .map_err(|err| loaded.problem_at(&keys.identifier_secret_file, field, err.to_string())),
+        Err(_) => identifier_key(loaded, &keys.identifier_secret_file, field),
+    };
+    let mut problems = Vec::new();
+    let mut ring = current
+        .map(IdentifierKeys::new)
+        .map_err(|p| problems.push(p))
+        .ok();
+    for (index, previous) in keys.previous_identifier_secrets.iter().enumerate() {
+        let field = format!("keys.previous_identifier_secrets[{index}]");
+        let key = match identifier_key(loaded, &previous.file, &format!("{field}.file")) {
+            Ok(key) => key,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        ring = match ring.map(|ring| ring.with_previous(previous.name.get_ref().clone(), key)) {
+            Some(Ok(ring)) => Some(ring),
+            Some(Err(err)) => {
+                problems.push(loaded.problem_at(
+                    &previous.name,
+                    format!("{field}.name"),
+                    err.to_string(),
+                ));
+                None
+            }
+            None => None,
+        };
+    }
+    match ring {
+        Some(ring) if problems.is_empty() => Ok(ring),
+        _ => Err(problems),
+    }
 }

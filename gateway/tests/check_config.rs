@@ -180,3 +180,43 @@ fn every_problem_is_reported_at_once_and_serve_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("keys.signing_key"), "{stderr}");
 }
+
+/// A service may pin a previous identifier secret the configuration names
+/// (positive control: "2025" is in the example); an unknown name, or a
+/// previous secret whose file is missing, is located.
+#[test]
+fn identifier_key_pins_and_previous_secrets_are_checked() {
+    let (dir, config) = example();
+    let service = dir.path().join("services/manuel-numerique.toml");
+    replace(&service, "[identifier]\n", "[identifier]\nkey = \"2025\"\n");
+    let (ok, text) = check(&config);
+    assert!(ok, "{text}");
+
+    replace(&service, "key = \"2025\"", "key = \"2024\"");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    let line = line_of(&service, "key = \"2024\"");
+    let expected = format!("{}:{line}: field `identifier.key`", service.display());
+    assert!(
+        text.contains(&expected),
+        "expected {expected:?} in:\n{text}"
+    );
+
+    replace(&service, "key = \"2024\"", "key = \"2025\"");
+    replace(
+        &config,
+        "keys/identifier-2025.secret",
+        "keys/identifier-absent.secret",
+    );
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    let line = line_of(&config, "keys/identifier-absent.secret");
+    let expected = format!(
+        "{}:{line}: field `keys.previous_identifier_secrets[0].file`",
+        config.display()
+    );
+    assert!(
+        text.contains(&expected),
+        "expected {expected:?} in:\n{text}"
+    );
+}

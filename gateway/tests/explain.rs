@@ -47,7 +47,10 @@ async fn explain_says_what_is_released_and_what_is_withheld() {
         &["explain", "manuel-numerique", people::ACADEMIE, "3520001"],
     );
     assert!(ok, "{stderr}");
-    assert!(text.contains("profile: allowed (National_ELV)"), "{text}");
+    assert!(
+        text.contains("rules: allowed (profiles National_ELV; schools "),
+        "{text}"
+    );
     assert!(text.contains("subscription: not needed or valid"), "{text}");
     assert!(text.contains("DIV          <- classes"), "{text}");
     assert!(text.contains("6A##6e A"), "{text}");

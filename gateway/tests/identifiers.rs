@@ -47,7 +47,7 @@ async fn identifiers_are_stable_across_instances_and_distinct_across_resources()
     // The identity as the first instance's session holds it.
     let mut identity = sso_core::Identity::new("agents", "ignored", 0);
     identity.push(sso_core::attr::AAF_REF, "AC-RENNES|3550004");
-    let (name_id, _) = service.name_id(&identity, &other.identifier_key);
+    let (name_id, _) = service.name_id(&identity, &other.identifier_keys).unwrap();
     assert_eq!(
         name_id, textbook,
         "the other instance derives the same identifier"

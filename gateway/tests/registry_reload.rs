@@ -91,6 +91,21 @@ async fn the_admin_api_applies_a_valid_change_and_refuses_an_invalid_one() {
         still.get("UAI").is_some() && still.get("DIV").is_none(),
         "{still}"
     );
+
+    // A valid file pinning an identifier secret the configuration lacks
+    // is refused too.
+    assert!(narrower.contains("[identifier]\n"));
+    std::fs::write(
+        &file,
+        narrower.replace("[identifier]\n", "[identifier]\nkey = \"2024\"\n"),
+    )
+    .unwrap();
+    let (status, answer) = reload(&stack, Some(token.trim())).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["problems"].to_string().contains("identifier.key"),
+        "{answer}"
+    );
 }
 
 /// What each replica does with the folder they share: the watch applies a
@@ -99,7 +114,11 @@ async fn the_admin_api_applies_a_valid_change_and_refuses_an_invalid_one() {
 async fn a_watched_folder_is_applied_when_valid_and_refused_when_not() {
     let stack = Stack::memory().await;
     let dir = services_dir(&stack);
-    let shared = SharedRegistry::new(Arc::new(Registry::load_dir(&dir).unwrap()), dir.clone());
+    let shared = SharedRegistry::new(
+        Arc::new(Registry::load_dir(&dir).unwrap()),
+        dir.clone(),
+        Arc::clone(&stack.stack.state.identifier_keys),
+    );
     shared.spawn_watch(Duration::from_millis(100));
     assert!(shared.get().by_id("manuel-numerique").is_some());
 

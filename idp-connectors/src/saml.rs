@@ -323,10 +323,13 @@ impl SamlConnector {
 
     /// A signed AuthnRequest over HTTP-Redirect: returns the request ID (to be
     /// bound to the browser's flow) and the URL to redirect to.
+    /// `authn_contexts` replaces the configured `requested_authn_context`
+    /// (a service requiring a stronger login: a step-up).
     pub fn authn_request(
         &self,
         relay_state: &str,
         force_authn: bool,
+        authn_contexts: Option<&[String]>,
     ) -> Result<(String, String), ConnectorError> {
         let descriptor = self
             .metadata
@@ -350,7 +353,10 @@ impl SamlConnector {
             name_id_format: None,
             force_authn,
             is_passive: false,
-            requested_authn_context: self.config.requested_authn_context.clone(),
+            requested_authn_context: authn_contexts.map_or_else(
+                || self.config.requested_authn_context.clone(),
+                <[String]>::to_vec,
+            ),
             issue_instant: Utc::now(),
         });
         let url = binding::redirect_url(

@@ -75,6 +75,9 @@ pub const STATUS_UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:U
 /// Authentication context class: password over a protected transport.
 pub const AC_PASSWORD_PROTECTED_TRANSPORT: &str =
     "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+/// Authentication context class: a one-time password from a key (the
+/// agents' OTP keys).
+pub const AC_TIME_SYNC_TOKEN: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken";
 /// Authentication context class: unspecified.
 pub const AC_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified";
 

@@ -104,6 +104,9 @@ pub enum LoadErrorKind {
     /// A `token_sha256` that is not 64 hexadecimal characters.
     #[error("expected the SHA-256 of the token as 64 hexadecimal characters")]
     NotASha256,
+    /// `identifier.current_as` without a pinned `identifier.key`.
+    #[error("current_as is only allowed with key (a service pinned to a previous secret)")]
+    CurrentAsWithoutKey,
     /// A URL that is not absolute http(s).
     #[error("{0:?} is not an absolute http:// or https:// URL")]
     NotAnHttpUrl(String),

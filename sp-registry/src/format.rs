@@ -105,6 +105,7 @@ pub(crate) struct RawIdentifier {
     pub scope: Option<Spanned<RawScope>>,
     pub family: Option<Spanned<String>>,
     pub key: Option<Spanned<String>>,
+    pub current_as: Option<Spanned<String>>,
 }
 
 /// The `[release]` table.

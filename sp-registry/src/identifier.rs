@@ -169,6 +169,11 @@ impl IdentifierKeys {
         Ok(self)
     }
 
+    /// The current key.
+    pub fn current(&self) -> &IdentifierKey {
+        &self.current
+    }
+
     /// The names of the previous keys, in the order they were added.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.previous.iter().map(|(name, _)| name.as_str())

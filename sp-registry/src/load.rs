@@ -245,6 +245,32 @@ impl Checker<'_> {
                 key.get_ref().clone()
             });
         let release = self.release(raw.release);
+        let identifier_current_as = raw
+            .identifier
+            .as_ref()
+            .and_then(|table| table.get_ref().current_as.as_ref())
+            .map(|name| {
+                self.check_not_empty(name, "identifier.current_as");
+                if identifier_key.is_none() {
+                    self.push(
+                        &name.span(),
+                        "identifier.current_as",
+                        LoadErrorKind::CurrentAsWithoutKey,
+                    );
+                }
+                if release
+                    .rules
+                    .iter()
+                    .any(|rule| &rule.name == name.get_ref())
+                {
+                    self.push(
+                        &name.span(),
+                        "identifier.current_as",
+                        LoadErrorKind::DuplicateAttribute(name.get_ref().clone()),
+                    );
+                }
+                name.get_ref().clone()
+            });
         let access = self.access(raw.access);
         let saml = self.saml(&raw.saml);
         Some(ServiceDefinition {
@@ -256,6 +282,7 @@ impl Checker<'_> {
             saml: saml?,
             identifier: identifier?,
             identifier_key,
+            identifier_current_as,
             release,
             access,
             mediacentre,

@@ -60,6 +60,11 @@ pub struct ServiceDefinition {
     /// The previous identifier key the service is pinned to
     /// (`identifier.key`), during a key rotation; `None` for the current key.
     pub identifier_key: Option<String>,
+    /// While pinned to a previous key: the attribute name under which the
+    /// service also receives its identifier from the current secret, so
+    /// that it can move each account at the user's next login
+    /// (`identifier.current_as`).
+    pub identifier_current_as: Option<String>,
     /// Attributes released to the service.
     pub release: ReleasePolicy,
     /// Who may open the service.
@@ -92,15 +97,27 @@ impl ServiceDefinition {
     /// order; an attribute without values is omitted. `IDO` carries the
     /// opaque identifier, derived with the service's key
     /// ([`IdentifierKeys::for_service`]): an unknown pinned key is refused.
+    /// During a key migration (`identifier.current_as`), the identifier
+    /// from the current secret follows under that name.
     pub fn release(
         &self,
         identity: &Identity,
         keys: &IdentifierKeys,
     ) -> Result<Vec<ReleasedAttribute>, UnknownIdentifierKey> {
         let key = keys.for_service(self)?;
-        Ok(self
+        let mut released = self
             .release
-            .apply(identity, key, &self.identifier, &self.id))
+            .apply(identity, key, &self.identifier, &self.id);
+        if let Some(name) = &self.identifier_current_as {
+            released.push(ReleasedAttribute {
+                name: name.clone(),
+                values: vec![
+                    keys.current()
+                        .opaque_id(identity, &self.identifier, &self.id),
+                ],
+            });
+        }
+        Ok(released)
     }
 
     /// The NameID for this service and its format URI: the opaque identifier

@@ -173,6 +173,8 @@ impl IdpError {
 struct PendingAuthn {
     request_id: String,
     relay_state: Option<String>,
+    /// The authentication context the login will have.
+    authn_context: &'static str,
 }
 
 /// A logged-in browser.
@@ -182,6 +184,7 @@ struct IdpSession {
     name_id: String,
     session_index: String,
     authn_instant: DateTime<Utc>,
+    authn_context: &'static str,
 }
 
 struct IdpState {
@@ -327,10 +330,13 @@ async fn authn(
     let pending = PendingAuthn {
         request_id: request.id.clone(),
         relay_state,
+        authn_context: authn_context(state.config.kind, &request.requested_authn_context),
     };
     if !request.force_authn {
         let cookie = web::read_cookie(headers, SESSION_COOKIE);
-        let session = cookie.and_then(|c| lock(&state.sessions).get_mut(&c).cloned());
+        let session = cookie
+            .and_then(|c| lock(&state.sessions).get_mut(&c).cloned())
+            .filter(|session| session.authn_context == pending.authn_context);
         if let Some(session) = session {
             return match issue_response(state, &session, &pending).await {
                 Ok(html) => page::auto_post(&html),
@@ -345,12 +351,24 @@ async fn authn(
         };
     }
     let pending_id = new_id();
+    let otp = pending.authn_context == ns::AC_TIME_SYNC_TOKEN;
     lock(&state.pending).insert(pending_id.clone(), pending);
     page::respond(
         StatusCode::OK,
         &login_title(state.config.kind),
-        &login_page(state, &pending_id),
+        &login_page(state, &pending_id, otp),
     )
+}
+
+/// The context of the login an AuthnRequest gets: the agents' IdP logs in
+/// with an OTP key (simulated) when the request asks for it, any other
+/// login is by password.
+fn authn_context(kind: IdpKind, requested: &[String]) -> &'static str {
+    if kind == IdpKind::Agents && requested.iter().any(|c| c == ns::AC_TIME_SYNC_TOKEN) {
+        ns::AC_TIME_SYNC_TOKEN
+    } else {
+        ns::AC_PASSWORD_PROTECTED_TRANSPORT
+    }
 }
 
 fn check_authn_request(
@@ -393,7 +411,7 @@ fn login_title(kind: IdpKind) -> String {
     format!("{} — choisissez un compte", kind.service_name())
 }
 
-fn login_page(state: &IdpState, pending_id: &str) -> String {
+fn login_page(state: &IdpState, pending_id: &str, otp: bool) -> String {
     let kind = state.config.kind;
     let groups: Vec<(&str, Vec<&'static Person>)> = match kind {
         IdpKind::EduConnect => vec![
@@ -413,10 +431,15 @@ fn login_page(state: &IdpState, pending_id: &str) -> String {
         IdpKind::Agents => vec![("Personnels", people::of_idp(kind).collect())],
     };
     let mut body = format!(
-        "<h1>{}</h1><p>Aucun mot de passe n’est demandé : choisissez le compte fictif avec lequel \
+        "<h1>{}</h1>{}<p>Aucun mot de passe n’est demandé : choisissez le compte fictif avec lequel \
 vous connecter au service.</p><form method=\"post\" action=\"{}\">\
 <input type=\"hidden\" name=\"pending\" value=\"{}\">",
         escape(&login_title(kind)),
+        if otp {
+            "<p><strong>Connexion renforcée demandée :</strong> la saisie du code de la clé OTP est simulée.</p>"
+        } else {
+            ""
+        },
         escape(&state.config.url("/login")),
         escape(pending_id)
     );
@@ -456,6 +479,7 @@ async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Resp
         name_id: new_id(),
         session_index: new_id(),
         authn_instant: Utc::now(),
+        authn_context: pending.authn_context,
     };
     let html = match issue_response(&state, &session, &pending).await {
         Ok(html) => html,
@@ -600,7 +624,7 @@ async fn issue_response(
         audience: config.sp_entity_id.clone(),
         session_index: session.session_index.clone(),
         authn_instant: session.authn_instant,
-        authn_context_class_ref: ns::AC_PASSWORD_PROTECTED_TRANSPORT.to_owned(),
+        authn_context_class_ref: session.authn_context.to_owned(),
         session_not_on_or_after: None,
         attributes: attributes_of(config.kind, person, now),
     });

@@ -11,6 +11,7 @@
 //! minutes ahead, SessionIndex, 128-bit random IDs, exactly one Assertion, the
 //! NameID format of the registration, and only the released attributes.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, RawQuery, State};
@@ -19,6 +20,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use sp_registry::{Registry, ServiceDefinition};
+use sso_core::Identity;
 use sso_saml::binding::{self, MessageKind};
 use sso_saml::messages::{self, AssertionSpec, AuthnRequest, ResponseSpec, SamlAttribute};
 use sso_saml::metadata::{IdpMetadataSpec, build_idp_metadata};
@@ -249,14 +251,28 @@ async fn proceed(
         return Err(WebError::Expired("flow opened in another browser".into()));
     }
     let now = Utc::now().timestamp();
+    let mut step_up = None;
     if !flow.force_authn
         && let Some(session_id) = jar.get(&state.config.session.cookie_name)
         && let Some(session) = sessions.get(session_id, now).await?
     {
-        return respond(state, session_id, &session, flow_id).await;
+        let registry = state.registry.get();
+        let stronger = registry
+            .by_id(&flow.service_id)
+            .is_some_and(|service| needs_step_up(service, &session.identity));
+        if !stronger {
+            return respond(state, session_id, &session, flow_id).await;
+        }
+        step_up = state
+            .connector(&session.identity.idp)
+            .map(|connector| connector.id().to_owned());
     }
     if flow.is_passive {
         return respond_status(state, flow_id, ns::STATUS_NO_PASSIVE).await;
+    }
+    if let Some(idp) = step_up {
+        // A stronger login at the IdP of the session's login.
+        return Ok(Redirect::to(&format!("/login/{idp}?flow={flow_id}")).into_response());
     }
     let target = match state.connectors.as_slice() {
         [only] => format!("/login/{}?flow={flow_id}", only.id()),
@@ -273,29 +289,45 @@ fn attribute_name_format(name: &str) -> &'static str {
     }
 }
 
-/// Issues the Response for a pending flow, within a session, and records the
-/// service as a participant of the session (for single logout).
-/// The access rules of a service at the moment of access: the profile
-/// allowed, then, for a resource, a subscription covering the user (the
-/// refusal counted). Every way into a service goes through here.
-pub(super) async fn may_open(
+/// The access rules of a service at the moment of access: the login's
+/// authentication context, the profile and school rules or a grant, then,
+/// for a resource, a subscription covering the user (the refusal counted).
+/// Returns the identity as the service sees it (a grant may give the user
+/// another school). Every way into a service goes through here.
+pub(super) async fn may_open<'i>(
     state: &AppState,
     service: &ServiceDefinition,
-    identity: &sso_core::Identity,
-) -> Result<(), WebError> {
-    if let Err(denied) = service.check_access(identity) {
-        tracing::info!(service = %service.id, idp = %identity.idp, reason = %denied, "access refused");
-        return Err(WebError::AccessDenied(denied.to_string()));
-    }
-    if let Err(error) = subscriptions::check(state.store.as_ref(), service, identity).await {
+    identity: &'i Identity,
+) -> Result<Cow<'i, Identity>, WebError> {
+    let admitted = match service.admit(identity, Utc::now().date_naive()) {
+        Ok(admission) => admission.apply(identity),
+        Err(denied) => {
+            tracing::info!(service = %service.id, idp = %identity.idp, reason = %denied, "access refused");
+            return Err(denied.into());
+        }
+    };
+    if let Err(error) = subscriptions::check(state.store.as_ref(), service, &admitted).await {
         if let AccessError::Refused(refusal) = &error {
             tracing::info!(service = %service.id, reason = refusal.reason(), "access refused: subscription");
         }
         return Err(error.into());
     }
-    Ok(())
+    Ok(admitted)
 }
 
+/// Whether the login of `identity` lacks the authentication context the
+/// service requires (then the user is sent to log in again, asking for it).
+pub(super) fn needs_step_up(service: &ServiceDefinition, identity: &Identity) -> bool {
+    service.required_authn_contexts().is_some_and(|required| {
+        identity
+            .authn_context
+            .as_ref()
+            .is_none_or(|found| !required.contains(found))
+    })
+}
+
+/// Issues the Response for a pending flow, within a session, and records the
+/// service as a participant of the session (for single logout).
 pub async fn respond(
     state: &AppState,
     session_id: &str,
@@ -311,11 +343,11 @@ pub async fn respond(
     let service = registry.by_id(&flow.service_id).ok_or_else(|| {
         WebError::UnknownService(format!("service {} left the registry", flow.service_id))
     })?;
-    let identity = &session.identity;
-    may_open(state, service, identity).await?;
-    let (name_id, name_id_format) = service.name_id(identity, &state.identifier_key);
+    let identity = may_open(state, service, &session.identity).await?;
+    let identity = identity.as_ref();
+    let (name_id, name_id_format) = service.name_id(identity, &state.identifier_keys)?;
     let attributes = service
-        .release(identity, &state.identifier_key)
+        .release(identity, &state.identifier_keys)?
         .into_iter()
         .map(|released| SamlAttribute {
             name_format: Some(attribute_name_format(&released.name).to_owned()),

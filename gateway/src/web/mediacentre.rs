@@ -7,17 +7,18 @@
 //! and then starts the resource's own login, which the gateway answers from
 //! the SSO session: one click, no second login.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sp_registry::subscription::{Subscription, decide};
-use sp_registry::{Registry, ServiceKind};
-use sso_core::Identity;
+use sp_registry::{AccessDenied, Registry, ServiceDefinition, ServiceKind};
+use sso_core::{Identity, attr};
 
 use super::CookieJar;
 use crate::error::WebError;
@@ -83,15 +84,30 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         let (Some(resource_id), Some(tile)) = (&service.resource_id, &service.mediacentre) else {
             continue;
         };
-        let Some(groups) = by_resource.get(resource_id.as_str()) else {
+        if service.kind != ServiceKind::Resource {
+            continue;
+        }
+        let Some(seen) = admitted(service, identity, today) else {
             continue;
         };
-        if service.kind != ServiceKind::Resource
-            || service.check_access(identity).is_err()
-            || !groups
+        let subscribed = if seen.values(attr::UAI) == identity.values(attr::UAI) {
+            by_resource.get(resource_id.as_str()).is_some_and(|groups| {
+                groups
+                    .iter()
+                    .any(|group| decide(group, &seen, resource_id, today).is_ok())
+            })
+        } else {
+            // A grant gives the user another school: that school's subscriptions.
+            let uais: Vec<String> = seen.values(attr::UAI).to_vec();
+            let schools = state
+                .school_cache
+                .of_schools(state.store.as_ref(), &uais)
+                .await?;
+            schools
                 .iter()
-                .any(|group| decide(group, identity, resource_id, today).is_ok())
-        {
+                .any(|school| decide(school, &seen, resource_id, today).is_ok())
+        };
+        if !subscribed {
             continue;
         }
         tiles.push(Tile {
@@ -106,6 +122,27 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         });
     }
     Ok(tiles)
+}
+
+/// The user as `service` would see them, when its rules admit them (a
+/// grant may give another school). A login lacking the authentication
+/// context the service requires still lists it: opening it asks for a
+/// stronger login.
+fn admitted<'i>(
+    service: &ServiceDefinition,
+    identity: &'i Identity,
+    today: NaiveDate,
+) -> Option<Cow<'i, Identity>> {
+    match service.admit(identity, today) {
+        Ok(admission) => Some(admission.apply(identity)),
+        Err(AccessDenied::AuthnContext { required, .. }) => {
+            let mut stronger = identity.clone();
+            stronger.authn_context = required.first().cloned();
+            let admission = service.admit(&stronger, today).ok()?;
+            Some(Cow::Owned(admission.apply(&stronger).into_owned()))
+        }
+        Err(_) => None,
+    }
 }
 
 async fn session(state: &AppState, jar: &CookieJar) -> Result<Option<Session>, WebError> {
@@ -221,6 +258,10 @@ pub async fn open(
     let tile = service.mediacentre.as_ref().ok_or_else(|| {
         WebError::UnknownService(format!("resource {id} is not in the médiacentre"))
     })?;
-    super::downstream::may_open(&state, service, &session.identity).await?;
+    // A login lacking the context the resource requires goes on: the
+    // resource's login asks for a stronger one, then checks everything.
+    if !super::downstream::needs_step_up(service, &session.identity) {
+        super::downstream::may_open(&state, service, &session.identity).await?;
+    }
     Ok(Redirect::to(&tile.access_url).into_response())
 }

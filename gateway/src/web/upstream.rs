@@ -81,6 +81,7 @@ pub async fn start(
         .ok_or_else(|| WebError::BadRequest(format!("unknown identity provider {idp:?}")))?;
     let sessions = state.sessions();
     let mut force_authn = false;
+    let mut authn_contexts = None;
     if let Some(flow_id) = &query.flow {
         let flow = sessions
             .get_flow(flow_id)
@@ -90,11 +91,16 @@ pub async fn start(
             return Err(WebError::Expired("flow opened in another browser".into()));
         }
         force_authn = flow.force_authn;
+        authn_contexts = state
+            .registry
+            .get()
+            .by_id(&flow.service_id)
+            .and_then(|service| service.required_authn_contexts().map(<[String]>::to_vec));
     }
     let (browser, cookie) = browser_binding(&state, &jar);
     let relay_state = query.flow.clone().unwrap_or_default();
     let (request_id, url) = connector
-        .authn_request(&relay_state, force_authn)
+        .authn_request(&relay_state, force_authn, authn_contexts.as_deref())
         .map_err(|err| WebError::Internal(err.to_string()))?;
     sessions
         .put_upstream(
@@ -249,10 +255,27 @@ async fn finish_login(
 ) -> Result<Response, WebError> {
     let sessions = state.sessions();
     let cookie_name = &state.config.session.cookie_name;
+    let now = chrono::Utc::now().timestamp();
+    // A new login replaces the browser's session. When it is the same person
+    // (a stronger login, or a service's ForceAuthn), the services they
+    // already reached stay participants, so that logout still reaches them.
+    let mut carried = Vec::new();
     if let Some(old) = jar.get(cookie_name) {
-        sessions.delete(old).await?;
+        let same_person = sessions.get(old, now).await?.is_some_and(|previous| {
+            previous.identity.idp == session.identity.idp
+                && previous.identity.subject == session.identity.subject
+        });
+        let participants = sessions.delete(old).await?;
+        if same_person {
+            carried = participants;
+        }
     }
     let session_id = sessions.create(&session).await?;
+    for participant in &carried {
+        sessions
+            .add_participant(&session_id, &session, participant, now)
+            .await?;
+    }
     tracing::info!(idp, "upstream login accepted");
     let cookie = set_cookie(
         cookie_name,

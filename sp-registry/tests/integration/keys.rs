@@ -128,3 +128,72 @@ fn the_registry_check_names_file_line_and_field() {
         "{shown}"
     );
 }
+
+/// During its migration window a pinned service also receives, under the
+/// name it chose, the identifier from the current secret; the pinned
+/// service without `current_as` does not (positive control); `current_as`
+/// without a pin, or clashing with a released name, is refused.
+#[test]
+fn a_migrating_service_receives_both_identifiers() {
+    let folder = folder();
+    folder.write(
+        "migrating.toml",
+        service(
+            "migrating",
+            "[identifier]\nkey = \"2025\"\ncurrent_as = \"IDO_NOUVEAU\"",
+            "persistent",
+        ),
+    );
+    let registry = folder.load().unwrap();
+    let keys = ring();
+    let identity = pupil("subject-1", "0254222D", "4A##Quatrième A");
+    let scope = IdentifierScope::Service;
+
+    let released = registry
+        .by_id("migrating")
+        .unwrap()
+        .release(&identity, &keys)
+        .unwrap();
+    let names: Vec<&str> = released.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["IDO", "NOM", "IDO_NOUVEAU"]);
+    assert_eq!(
+        released[0].values,
+        [old_key().opaque_id(&identity, &scope, "migrating")]
+    );
+    assert_eq!(
+        released[2].values,
+        [key().opaque_id(&identity, &scope, "migrating")]
+    );
+    let pinned = registry
+        .by_id("pinned")
+        .unwrap()
+        .release(&identity, &keys)
+        .unwrap();
+    assert!(pinned.iter().all(|a| a.name != "IDO_NOUVEAU"));
+
+    let folder = Folder::new();
+    folder.write(
+        "svc.toml",
+        service(
+            "svc",
+            "[identifier]\ncurrent_as = \"IDO_NOUVEAU\"",
+            "persistent",
+        ),
+    );
+    let error = folder.only_error();
+    assert_eq!(error.field.as_deref(), Some("identifier.current_as"));
+    assert!(matches!(error.reason, LoadErrorKind::CurrentAsWithoutKey));
+
+    let folder = Folder::new();
+    folder.write(
+        "svc.toml",
+        service(
+            "svc",
+            "[identifier]\nkey = \"2025\"\ncurrent_as = \"NOM\"",
+            "persistent",
+        ),
+    );
+    let error = folder.only_error();
+    assert_eq!(error.field.as_deref(), Some("identifier.current_as"));
+    assert!(matches!(error.reason, LoadErrorKind::DuplicateAttribute(_)));
+}
