@@ -209,12 +209,32 @@ impl Refusal {
     }
 }
 
-/// What the decision reads from the identity, extracted once.
-struct User<'a> {
-    uais: Vec<Uai>,
-    profiles: Vec<Profile>,
-    levels: &'a [String],
-    identity: &'a Identity,
+/// What the access decisions (this module's and the subscription check)
+/// read from an identity, extracted once: a listing that decides for
+/// hundreds of services extracts it once per user, not once per service.
+#[derive(Debug, Clone)]
+pub struct Subject<'a> {
+    pub(crate) uais: Vec<Uai>,
+    pub(crate) profiles: Vec<Profile>,
+    pub(crate) levels: &'a [String],
+    pub(crate) identity: &'a Identity,
+}
+
+impl<'a> Subject<'a> {
+    /// The facts of `identity`.
+    pub fn of(identity: &'a Identity) -> Self {
+        Self {
+            uais: identity.uais(),
+            profiles: identity.profiles(),
+            levels: identity.values(attr::LEVEL),
+            identity,
+        }
+    }
+
+    /// The identity.
+    pub fn identity(&self) -> &'a Identity {
+        self.identity
+    }
 }
 
 impl AccessPolicy {
@@ -222,10 +242,11 @@ impl AccessPolicy {
     /// (see the module documentation for the order of the checks).
     pub(crate) fn admit(
         &self,
-        identity: &Identity,
+        user: &Subject<'_>,
         today: NaiveDate,
         service_id: &str,
     ) -> Result<Admission, AccessDenied> {
+        let identity = user.identity;
         if let Some(required) = &self.authn_contexts {
             let carried = identity
                 .authn_context
@@ -239,18 +260,12 @@ impl AccessPolicy {
                 });
             }
         }
-        let user = User {
-            uais: identity.uais(),
-            profiles: identity.profiles(),
-            levels: identity.values(attr::LEVEL),
-            identity,
-        };
-        let mut refusal = match self.regular(&user, service_id) {
+        let mut refusal = match self.regular(user, service_id) {
             Ok(()) => return Ok(Admission::Regular),
             Err(refusal) => refusal,
         };
         for grant in &self.grants {
-            match self.granted(grant, &user, today, service_id) {
+            match self.granted(grant, user, today, service_id) {
                 Ok(()) => {
                     return Ok(Admission::Granted(GrantUse {
                         name: grant.name.clone(),
@@ -264,7 +279,7 @@ impl AccessPolicy {
         Err(refusal.denied)
     }
 
-    fn regular(&self, user: &User<'_>, service_id: &str) -> Result<(), Refusal> {
+    fn regular(&self, user: &Subject<'_>, service_id: &str) -> Result<(), Refusal> {
         if let Some(schools) = &self.schools
             && !attends(schools, user)
         {
@@ -284,7 +299,7 @@ impl AccessPolicy {
     fn granted(
         &self,
         grant: &Grant,
-        user: &User<'_>,
+        user: &Subject<'_>,
         today: NaiveDate,
         service_id: &str,
     ) -> Result<(), Option<Refusal>> {
@@ -331,14 +346,14 @@ impl AccessPolicy {
 }
 
 /// Whether one of the user's schools is in `schools`.
-fn attends(schools: &[Uai], user: &User<'_>) -> bool {
+fn attends(schools: &[Uai], user: &Subject<'_>) -> bool {
     user.uais.iter().any(|uai| schools.contains(uai))
 }
 
 /// The profile check of a rule: `None` allows every profile.
 fn check_profiles(
     allowed: Option<&[Profile]>,
-    user: &User<'_>,
+    user: &Subject<'_>,
     service_id: &str,
 ) -> Result<(), AccessDenied> {
     let Some(allowed) = allowed else {

@@ -36,7 +36,7 @@ mod saml;
 mod service;
 pub mod subscription;
 
-pub use access::{AccessDenied, AccessPolicy, Admission, Grant, GrantUse, MAX_GRANT_DAYS};
+pub use access::{AccessDenied, AccessPolicy, Admission, Grant, GrantUse, MAX_GRANT_DAYS, Subject};
 pub use error::{LoadError, LoadErrorKind, RegistryErrors};
 pub use identifier::{
     IdentifierKey, IdentifierKeys, IdentifierScope, KeyRingError, KeyTooShort, UnknownIdentifierKey,

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use sso_core::Identity;
 
-use crate::access::{AccessDenied, AccessPolicy, Admission};
+use crate::access::{AccessDenied, AccessPolicy, Admission, Subject};
 use crate::identifier::{IdentifierKeys, IdentifierScope, UnknownIdentifierKey};
 use crate::release::{ReleasePolicy, ReleasedAttribute};
 use crate::saml::{NameIdFormat, SamlService};
@@ -84,7 +84,16 @@ impl ServiceDefinition {
     /// [`AccessPolicy`]). Apply the admission ([`Admission::apply`]) before
     /// the subscription check and the release.
     pub fn admit(&self, identity: &Identity, today: NaiveDate) -> Result<Admission, AccessDenied> {
-        self.access.admit(identity, today, &self.id)
+        self.access.admit(&Subject::of(identity), today, &self.id)
+    }
+
+    /// [`ServiceDefinition::admit`] for facts extracted once ([`Subject`]).
+    pub fn admit_subject(
+        &self,
+        subject: &Subject<'_>,
+        today: NaiveDate,
+    ) -> Result<Admission, AccessDenied> {
+        self.access.admit(subject, today, &self.id)
     }
 
     /// The authentication context classes the service requires (any one of

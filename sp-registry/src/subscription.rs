@@ -23,6 +23,7 @@ use sso_core::{Identity, Profile, Uai, attr};
 use thiserror::Error;
 
 use crate::Registry;
+use crate::access::Subject;
 
 /// `typeAffectation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,15 +337,23 @@ pub fn decide<'s>(
     resource_id: &str,
     today: NaiveDate,
 ) -> Result<&'s Subscription, SubscriptionRefusal> {
+    decide_for(subscriptions, &Subject::of(identity), resource_id, today)
+}
+
+/// [`decide`] for facts extracted once ([`Subject`]).
+pub fn decide_for<'s>(
+    subscriptions: &'s [Subscription],
+    subject: &Subject<'_>,
+    resource_id: &str,
+    today: NaiveDate,
+) -> Result<&'s Subscription, SubscriptionRefusal> {
     let resource = resource_id.to_owned();
-    let uais: Vec<String> = identity
-        .uais()
-        .iter()
-        .map(|u| u.as_str().to_owned())
-        .collect();
+    let identity = subject.identity();
     let of_schools: Vec<&Subscription> = subscriptions
         .iter()
-        .filter(|s| s.resource_id == resource_id && uais.contains(&s.uai))
+        .filter(|s| {
+            s.resource_id == resource_id && subject.uais.iter().any(|uai| uai.as_str() == s.uai)
+        })
         .collect();
     if of_schools.is_empty() {
         return Err(SubscriptionRefusal::NoSubscription { resource });
@@ -356,9 +365,10 @@ pub fn decide<'s>(
     if valid.is_empty() {
         return Err(SubscriptionRefusal::NotValidToday { resource, today });
     }
-    let publics: Vec<Public> = identity
-        .profiles()
-        .into_iter()
+    let publics: Vec<Public> = subject
+        .profiles
+        .iter()
+        .copied()
         .filter_map(Public::of)
         .collect();
     let covering: Vec<&Subscription> = valid

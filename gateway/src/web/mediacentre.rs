@@ -16,8 +16,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sp_registry::subscription::{Subscription, decide};
-use sp_registry::{AccessDenied, Registry, ServiceDefinition, ServiceKind};
+use sp_registry::subscription::{Subscription, decide_for};
+use sp_registry::{AccessDenied, Registry, ServiceDefinition, ServiceKind, Subject};
 use sso_core::{Identity, attr};
 
 use super::CookieJar;
@@ -78,6 +78,7 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         }
     }
     let today = Utc::now().date_naive();
+    let subject = Subject::of(identity);
     let mut tiles = Vec::new();
     let registry = state.registry.get();
     for service in registry.services() {
@@ -87,14 +88,22 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
         if service.kind != ServiceKind::Resource {
             continue;
         }
-        let Some(seen) = admitted(service, identity, today) else {
+        let Some(seen) = admitted(service, &subject, today) else {
             continue;
+        };
+        let seen_subject;
+        let facts = match &seen {
+            Cow::Borrowed(_) => &subject,
+            Cow::Owned(other) => {
+                seen_subject = Subject::of(other);
+                &seen_subject
+            }
         };
         let subscribed = if seen.values(attr::UAI) == identity.values(attr::UAI) {
             by_resource.get(resource_id.as_str()).is_some_and(|groups| {
                 groups
                     .iter()
-                    .any(|group| decide(group, &seen, resource_id, today).is_ok())
+                    .any(|group| decide_for(group, facts, resource_id, today).is_ok())
             })
         } else {
             // A grant gives the user another school: that school's subscriptions.
@@ -105,7 +114,7 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
                 .await?;
             schools
                 .iter()
-                .any(|school| decide(school, &seen, resource_id, today).is_ok())
+                .any(|school| decide_for(school, facts, resource_id, today).is_ok())
         };
         if !subscribed {
             continue;
@@ -130,10 +139,11 @@ pub async fn offer(state: &AppState, identity: &Identity) -> Result<Vec<Tile>, W
 /// stronger login.
 fn admitted<'i>(
     service: &ServiceDefinition,
-    identity: &'i Identity,
+    subject: &Subject<'i>,
     today: NaiveDate,
 ) -> Option<Cow<'i, Identity>> {
-    match service.admit(identity, today) {
+    let identity = subject.identity();
+    match service.admit_subject(subject, today) {
         Ok(admission) => Some(admission.apply(identity)),
         Err(AccessDenied::AuthnContext { required, .. }) => {
             let mut stronger = identity.clone();
