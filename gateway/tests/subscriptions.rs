@@ -178,15 +178,7 @@ async fn the_cli_imports_a_valid_file_and_refuses_a_bad_one_whole() {
 }
 
 async fn mediacentre_of(stack: &Stack, browser: &mut Browser) -> Vec<String> {
-    let page = browser.open(&stack.url("/api/mediacentre")).await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let json: serde_json::Value = serde_json::from_str(&page.body).unwrap();
-    json["ressources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["idRessource"].as_str().unwrap().to_owned())
-        .collect()
+    mediacentre_at(&stack.stack.base_url, browser).await
 }
 
 /// The médiacentre lists what each user may open: a collège pupil the
