@@ -56,12 +56,8 @@ pub struct Participant {
 pub struct Flow {
     /// Registry id of the requesting service.
     pub service_id: String,
-    /// ID of its AuthnRequest (InResponseTo of our answer).
-    pub request_id: String,
-    /// The registered ACS chosen for the answer.
-    pub acs_url: String,
-    /// RelayState to return.
-    pub relay_state: Option<String>,
+    /// How the service gets its answer, per protocol.
+    pub answer: Answer,
     /// The service asked for a fresh login.
     pub force_authn: bool,
     /// The service forbade any interaction.
@@ -70,7 +66,21 @@ pub struct Flow {
     pub browser: String,
 }
 
-/// An AuthnRequest sent upstream, waiting for the IdP's answer.
+/// Where and how a downstream request is answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "lowercase")]
+pub enum Answer {
+    /// A SAML Response posted to the registered ACS.
+    Saml {
+        /// ID of its AuthnRequest (InResponseTo of our answer).
+        request_id: String,
+        /// The registered ACS chosen for the answer.
+        acs_url: String,
+        /// RelayState to return.
+        relay_state: Option<String>,
+    },
+}
+
 /// A validated login waiting for the user to choose an académie.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingChoice {
@@ -86,6 +96,7 @@ pub struct PendingChoice {
     pub idp: String,
 }
 
+/// An AuthnRequest sent upstream, waiting for the IdP's answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UpstreamRequest {
     /// Connector id.

@@ -29,7 +29,7 @@ use sso_saml::{dsig, ids, ns};
 use super::CookieJar;
 use super::cookies::{SameSite, set_cookie};
 use crate::error::WebError;
-use crate::session::{Flow, Participant, Session};
+use crate::session::{Answer, Flow, Participant, Session};
 use crate::state::AppState;
 use crate::subscriptions::{self, AccessError};
 
@@ -188,9 +188,11 @@ async fn accept(
     let (browser, cookie) = browser_binding(state, jar);
     let flow = Flow {
         service_id: service.id.clone(),
-        request_id: request.id.clone(),
-        acs_url: acs.location.clone(),
-        relay_state,
+        answer: Answer::Saml {
+            request_id: request.id.clone(),
+            acs_url: acs.location.clone(),
+            relay_state,
+        },
         force_authn: request.force_authn,
         is_passive: request.is_passive,
         browser: crate::digest(&browser),
@@ -344,7 +346,40 @@ pub async fn respond(
         WebError::UnknownService(format!("service {} left the registry", flow.service_id))
     })?;
     let identity = may_open(state, service, &session.identity).await?;
-    let identity = identity.as_ref();
+    match &flow.answer {
+        Answer::Saml {
+            request_id,
+            acs_url,
+            relay_state,
+        } => {
+            let answer = SamlAnswer {
+                request_id,
+                acs_url,
+                relay_state: relay_state.as_deref(),
+            };
+            saml_response(state, session_id, session, service, &identity, &answer).await
+        }
+    }
+}
+
+/// Where a SAML Response goes.
+struct SamlAnswer<'a> {
+    request_id: &'a str,
+    acs_url: &'a str,
+    relay_state: Option<&'a str>,
+}
+
+/// The signed SAML Response for `service`, the service recorded as a
+/// participant of the session.
+async fn saml_response(
+    state: &AppState,
+    session_id: &str,
+    session: &Session,
+    service: &ServiceDefinition,
+    identity: &Identity,
+    flow: &SamlAnswer<'_>,
+) -> Result<Response, WebError> {
+    let sessions = state.sessions();
     let (name_id, name_id_format) = service.name_id(identity, &state.identifier_keys)?;
     let attributes = service
         .release(identity, &state.identifier_keys)?
@@ -374,8 +409,8 @@ pub async fn respond(
         name_id_format: name_id_format.to_owned(),
         name_qualifier: Some(state.config.saml.idp_entity_id.clone()),
         sp_name_qualifier: Some(service.saml.entity_id.clone()),
-        recipient: flow.acs_url.clone(),
-        in_response_to: Some(flow.request_id.clone()),
+        recipient: flow.acs_url.to_owned(),
+        in_response_to: Some(flow.request_id.to_owned()),
         not_before: now,
         not_on_or_after: now + lifetime,
         audience: service.saml.entity_id.clone(),
@@ -393,8 +428,8 @@ pub async fn respond(
         id: ids::new_id(),
         issuer: state.config.saml.idp_entity_id.clone(),
         issue_instant: now,
-        destination: flow.acs_url.clone(),
-        in_response_to: Some(flow.request_id.clone()),
+        destination: flow.acs_url.to_owned(),
+        in_response_to: Some(flow.request_id.to_owned()),
         status_code: ns::STATUS_SUCCESS.to_owned(),
         status_sub_code: None,
         status_message: None,
@@ -425,7 +460,7 @@ pub async fn respond(
             .await?;
     }
     tracing::info!(service = %service.id, idp = %identity.idp, "assertion issued");
-    Ok(post_page(&flow.acs_url, &xml, flow.relay_state.as_deref()))
+    Ok(post_page(flow.acs_url, &xml, flow.relay_state))
 }
 
 /// Answers a flow with an error status (e.g. NoPassive), unsigned content
@@ -440,14 +475,19 @@ async fn respond_status(
         .take_flow(flow_id)
         .await?
         .ok_or_else(|| WebError::Expired("flow already answered".into()))?;
+    let Answer::Saml {
+        request_id,
+        acs_url,
+        relay_state,
+    } = flow.answer;
     let response_id = ids::new_id();
     let response = messages::build_response(
         &ResponseSpec {
             id: response_id.clone(),
             issuer: state.config.saml.idp_entity_id.clone(),
             issue_instant: Utc::now(),
-            destination: flow.acs_url.clone(),
-            in_response_to: Some(flow.request_id.clone()),
+            destination: acs_url.clone(),
+            in_response_to: Some(request_id),
             status_code: status.to_owned(),
             status_sub_code: None,
             status_message: None,
@@ -461,7 +501,7 @@ async fn respond_status(
             .await
             .map_err(|err| WebError::Internal(err.to_string()))?
             .map_err(|err| WebError::Internal(format!("signing failed: {err}")))?;
-    Ok(post_page(&flow.acs_url, &xml, flow.relay_state.as_deref()))
+    Ok(post_page(&acs_url, &xml, relay_state.as_deref()))
 }
 
 fn post_page(action: &str, xml: &str, relay_state: Option<&str>) -> Response {
