@@ -14,6 +14,9 @@ use sso_core::{Location, ProfileError, UaiError};
 use sso_saml::keys::KeyError;
 use sso_saml::metadata::MetadataError;
 
+use crate::oidc::{JwksError, TokenAuthMethod};
+use crate::pattern::{PatternError, UriError};
+
 /// Every error found while loading a registry folder (loading does not stop
 /// at the first one).
 #[derive(Debug)]
@@ -101,8 +104,9 @@ pub enum LoadErrorKind {
     /// `[mediacentre_api]` on a service that is not an ENT.
     #[error("[mediacentre_api] is only allowed when kind = \"ent\"")]
     MediacentreApiOnResource,
-    /// A `token_sha256` that is not 64 hexadecimal characters.
-    #[error("expected the SHA-256 of the token as 64 hexadecimal characters")]
+    /// A `token_sha256` or `client_secret_sha256` that is not 64
+    /// hexadecimal characters.
+    #[error("expected a SHA-256 digest as 64 hexadecimal characters")]
     NotASha256,
     /// `identifier.current_as` without a pinned `identifier.key`.
     #[error("current_as is only allowed with key (a service pinned to a previous secret)")]
@@ -291,4 +295,97 @@ pub enum LoadErrorKind {
         /// The file that declared it first.
         first: PathBuf,
     },
+    /// A file without `[saml]`, `[cas]` or `[oidc]`: the service could
+    /// not be reached.
+    #[error("the service speaks no protocol: add a [saml], [cas] or [oidc] table")]
+    NoProtocol,
+    /// `cas.services = []`: no ticket could ever be issued.
+    #[error("the service URL list is empty, so no CAS ticket could be issued")]
+    NoCasServices,
+    /// A service URL or proxy callback pattern that is refused.
+    #[error("invalid pattern {pattern:?}: {source}")]
+    InvalidServicePattern {
+        /// The pattern as written.
+        pattern: String,
+        /// What is wrong with it.
+        #[source]
+        source: PatternError,
+    },
+    /// `proxy_callbacks` without `allow_proxy = true`.
+    #[error("proxy_callbacks are only allowed with allow_proxy = true")]
+    ProxyCallbacksWithoutProxy,
+    /// A proxy callback pattern that is not `https://` (CAS 3.0 §2.5.4).
+    #[error("proxy callback {0:?} must be an https:// URL (CAS protocol 3.0 §2.5.4)")]
+    ProxyCallbackNotHttps(String),
+    /// Two service URL patterns that are identical once normalised (in two
+    /// files, or twice in one).
+    #[error("the service URL pattern {pattern:?} is already registered in {}", first.display())]
+    DuplicateCasPattern {
+        /// The pattern as written the second time.
+        pattern: String,
+        /// The file that registered it first.
+        first: PathBuf,
+    },
+    /// A registered URI (redirect, logout) that is refused.
+    #[error("invalid URI {uri:?}: {source}")]
+    InvalidUri {
+        /// The URI as written.
+        uri: String,
+        /// What is wrong with it.
+        #[source]
+        source: UriError,
+    },
+    /// A `client_id` outside `[A-Za-z0-9._-]+`.
+    #[error("{0:?} is not a valid client_id (only letters, digits, '.', '_' and '-')")]
+    InvalidClientId(String),
+    /// Two files declare the same `oidc.client_id`.
+    #[error("client_id {client_id:?} is already declared in {}", first.display())]
+    DuplicateClientId {
+        /// The duplicated client id.
+        client_id: String,
+        /// The file that declared it first.
+        first: PathBuf,
+    },
+    /// A public client with an authentication method other than `none`.
+    #[error(
+        "a public client cannot keep a secret: token_endpoint_auth_method must be \"none\", not {:?}",
+        .0.name()
+    )]
+    PublicClientAuthenticates(TokenAuthMethod),
+    /// `token_endpoint_auth_method = "none"` for a confidential client.
+    #[error(
+        "token_endpoint_auth_method = \"none\" is only for public clients (client_type = \"public\")"
+    )]
+    ConfidentialClientWithoutAuthentication,
+    /// `client_secret_basic` or `client_secret_post` without the secret's digest.
+    #[error("client_secret_sha256 is required with client_secret_basic and client_secret_post")]
+    MissingClientSecret,
+    /// A secret's digest with a method that does not use it.
+    #[error(
+        "client_secret_sha256 is only allowed with client_secret_basic and client_secret_post, not {:?}",
+        .0.name()
+    )]
+    ClientSecretNotUsed(TokenAuthMethod),
+    /// `private_key_jwt` without the client's key set.
+    #[error("jwks_file is required with private_key_jwt")]
+    MissingJwksFile,
+    /// A key set with a method that does not use it.
+    #[error("jwks_file is only allowed with private_key_jwt, not {:?}", .0.name())]
+    JwksFileNotUsed(TokenAuthMethod),
+    /// The JSON Web Key Set file is refused.
+    #[error("invalid JSON Web Key Set in {}: {source}", path.display())]
+    Jwks {
+        /// The key set file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: JwksError,
+    },
+    /// `oidc.redirect_uris = []`: no authorization response could be sent.
+    #[error("the redirect URI list is empty, so no authorization response could be sent")]
+    NoRedirectUris,
+    /// `require_pkce = false` for a public client (RFC 7636 §1: the code of
+    /// a public client must be bound to its PKCE verifier).
+    #[error("a public client must use PKCE: require_pkce cannot be false")]
+    PublicClientWithoutPkce,
 }

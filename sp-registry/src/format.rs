@@ -13,6 +13,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 use toml::value::Datetime;
 
+use crate::oidc::{ClientType, IdTokenAlg, TokenAuthMethod};
 use crate::saml::NameIdFormat;
 use crate::service::ServiceKind;
 
@@ -25,7 +26,9 @@ pub(crate) struct RawService {
     pub kind: Spanned<ServiceKind>,
     pub publisher: Option<Spanned<String>>,
     pub resource_id: Option<Spanned<String>>,
-    pub saml: Spanned<RawSaml>,
+    pub saml: Option<Spanned<RawSaml>>,
+    pub cas: Option<Spanned<RawCas>>,
+    pub oidc: Option<Spanned<RawOidc>>,
     pub identifier: Option<Spanned<RawIdentifier>>,
     pub release: Option<RawRelease>,
     pub access: Option<RawAccess>,
@@ -68,6 +71,35 @@ pub(crate) struct RawSaml {
     #[serde(default)]
     pub name_id_format: NameIdFormat,
     pub assertion_lifetime_seconds: Option<Spanned<u64>>,
+}
+
+/// The `[cas]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCas {
+    pub services: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub allow_proxy: bool,
+    pub proxy_callbacks: Option<Spanned<Vec<Spanned<String>>>>,
+    pub logout_url: Option<Spanned<String>>,
+}
+
+/// The `[oidc]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOidc {
+    pub client_id: Spanned<String>,
+    pub client_type: Option<Spanned<ClientType>>,
+    pub token_endpoint_auth_method: Option<Spanned<TokenAuthMethod>>,
+    pub client_secret_sha256: Option<Spanned<String>>,
+    pub jwks_file: Option<Spanned<String>>,
+    pub redirect_uris: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<Spanned<String>>,
+    pub backchannel_logout_uri: Option<Spanned<String>>,
+    #[serde(default)]
+    pub id_token_signed_response_alg: IdTokenAlg,
+    pub require_pkce: Option<Spanned<bool>>,
 }
 
 /// One inline AssertionConsumerService.

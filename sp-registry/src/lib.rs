@@ -18,18 +18,25 @@
 //!   [`IdentifierKey::opaque_id`]: an opaque value per service or per family of
 //!   services, stable across schools, never revealing the upstream subject;
 //!   [`IdentifierKeys`] rotates the secret service by service);
-//! * where does the SAML response go? ([`SamlService::resolve_acs`]).
+//! * where does the answer go? SAML: [`SamlService::resolve_acs`]; CAS:
+//!   [`Registry::by_cas_service`] and [`ServicePattern`]; OpenID Connect:
+//!   [`Registry::by_client_id`] and [`OidcClient::redirect_uri_allowed`].
 //!
-//! Only SAML 2.0 services exist for now; the file format keeps one table per
-//! protocol (`[saml]`) so that `[cas]` and `[oidc]` can join it.
+//! A service speaks SAML 2.0, CAS 3.0 and/or OpenID Connect: its file has
+//! one table per protocol (`[saml]`, `[cas]`, `[oidc]`), at least one;
+//! everything else (access, release, identifier, médiacentre) is the same
+//! whatever the protocol.
 
 #![warn(missing_docs)]
 
 mod access;
+mod cas;
 mod error;
 mod format;
 mod identifier;
 mod load;
+mod oidc;
+mod pattern;
 mod registry;
 mod release;
 mod saml;
@@ -37,11 +44,14 @@ mod service;
 pub mod subscription;
 
 pub use access::{AccessDenied, AccessPolicy, Admission, Grant, GrantUse, MAX_GRANT_DAYS, Subject};
+pub use cas::{CasLookupError, CasService};
 pub use error::{LoadError, LoadErrorKind, RegistryErrors};
 pub use identifier::{
     IdentifierKey, IdentifierKeys, IdentifierScope, KeyRingError, KeyTooShort, UnknownIdentifierKey,
 };
+pub use oidc::{ClientType, IdTokenAlg, JwksError, OidcClient, TokenAuthMethod};
+pub use pattern::{PatternError, ServicePattern, UriError, UrlError};
 pub use registry::Registry;
 pub use release::{AttributeSource, GAR_ATTRIBUTES, ReleasePolicy, ReleaseRule, ReleasedAttribute};
 pub use saml::{AcsError, NameIdFormat, SamlService};
-pub use service::{Mediacentre, ServiceDefinition, ServiceKind};
+pub use service::{Mediacentre, Protocol, ServiceDefinition, ServiceKind};

@@ -3,7 +3,10 @@
 //!
 //! Parsing stops at the first TOML or type error of a file (serde gives one);
 //! the checks that follow parsing collect every error of the file, each with
-//! the line and field of the value at fault.
+//! the line and field of the value at fault. The `[cas]` and `[oidc]` tables
+//! are checked in the `protocols` submodule.
+
+mod protocols;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -47,6 +50,9 @@ pub(crate) struct Loaded {
     pub service: ServiceDefinition,
     pub id_line: Option<usize>,
     pub entity_id_line: Option<usize>,
+    pub client_id_line: Option<usize>,
+    /// The line of each `cas.services` pattern, in file order.
+    pub cas_pattern_lines: Vec<Option<usize>>,
     pub identifier_key_line: Option<usize>,
 }
 
@@ -70,7 +76,25 @@ pub(crate) fn load_file(dir: &Path, file: &Path) -> Result<Loaded, Vec<LoadError
         return Err(checker.errors);
     };
     let id_line = checker.line(&raw.id.span());
-    let entity_id_line = checker.line(&raw.saml.get_ref().entity_id.span());
+    let entity_id_line = raw
+        .saml
+        .as_ref()
+        .and_then(|table| checker.line(&table.get_ref().entity_id.span()));
+    let client_id_line = raw
+        .oidc
+        .as_ref()
+        .and_then(|table| checker.line(&table.get_ref().client_id.span()));
+    let cas_pattern_lines = raw
+        .cas
+        .as_ref()
+        .map(|table| {
+            let patterns = table.get_ref().services.get_ref();
+            patterns
+                .iter()
+                .map(|pattern| checker.line(&pattern.span()))
+                .collect()
+        })
+        .unwrap_or_default();
     let identifier_key_line = raw
         .identifier
         .as_ref()
@@ -81,6 +105,8 @@ pub(crate) fn load_file(dir: &Path, file: &Path) -> Result<Loaded, Vec<LoadError
             service,
             id_line,
             entity_id_line,
+            client_id_line,
+            cas_pattern_lines,
             identifier_key_line,
         }),
         _ => {
@@ -222,18 +248,10 @@ impl Checker<'_> {
                     LoadErrorKind::MediacentreApiOnResource,
                 );
             }
-            let digest = &table.get_ref().token_sha256;
-            let decoded = hex::decode(digest.get_ref())
-                .ok()
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
-            if decoded.is_none() {
-                self.push(
-                    &digest.span(),
-                    "mediacentre_api.token_sha256",
-                    LoadErrorKind::NotASha256,
-                );
-            }
-            decoded
+            self.sha256_hex(
+                &table.get_ref().token_sha256,
+                "mediacentre_api.token_sha256",
+            )
         });
         let identifier = self.identifier(raw.identifier.as_ref());
         let identifier_key = raw
@@ -272,14 +290,22 @@ impl Checker<'_> {
                 name.get_ref().clone()
             });
         let access = self.access(raw.access);
-        let saml = self.saml(&raw.saml);
+        let saml = raw.saml.as_ref().map(|table| self.saml(table));
+        let cas = raw.cas.as_ref().map(|table| self.cas(table));
+        let oidc = raw.oidc.as_ref().map(|table| self.oidc(table));
+        if saml.is_none() && cas.is_none() && oidc.is_none() {
+            let error = self.error(None, None, LoadErrorKind::NoProtocol);
+            self.errors.push(error);
+        }
         Some(ServiceDefinition {
             id: raw.id.into_inner(),
             display_name: raw.display_name.into_inner(),
             kind: raw.kind.into_inner(),
             publisher: raw.publisher.map(Spanned::into_inner),
             resource_id: raw.resource_id.map(Spanned::into_inner),
-            saml: saml?,
+            saml: optional(saml)?,
+            cas: optional(cas)?,
+            oidc: optional(oidc)?,
             identifier: identifier?,
             identifier_key,
             identifier_current_as,
@@ -297,6 +323,17 @@ impl Checker<'_> {
             return false;
         }
         true
+    }
+
+    /// A SHA-256 digest written as 64 hexadecimal characters.
+    fn sha256_hex(&mut self, value: &Spanned<String>, field: &str) -> Option<[u8; 32]> {
+        let decoded = hex::decode(value.get_ref())
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
+        if decoded.is_none() {
+            self.push(&value.span(), field, LoadErrorKind::NotASha256);
+        }
+        decoded
     }
 
     fn check_name(&mut self, value: &Spanned<String>, field: &str) {
@@ -825,6 +862,16 @@ struct Endpoints {
     slo: Vec<Endpoint>,
     signing_certs: Vec<Certificate>,
     encryption_certs: Vec<Certificate>,
+}
+
+/// A protocol table's outcome for the definition: `Some(None)` when the
+/// table is absent, `None` when it is present but invalid (its errors are
+/// recorded).
+fn optional<T>(part: Option<Option<T>>) -> Option<Option<T>> {
+    match part {
+        None => Some(None),
+        Some(built) => built.map(Some),
+    }
 }
 
 /// The text between `prefix` and the next backtick, when `message` starts with `prefix`.

@@ -1,19 +1,23 @@
 //! The registry: every service of the registry folder, validated as a whole
-//! (architecture, "Configuration": one file per downstream service; ids and
-//! entity ids unique across the folder).
+//! (architecture, "Configuration": one file per downstream service; ids,
+//! SAML entity ids, OpenID Connect client ids, resource ids and CAS service
+//! URL patterns unique across the folder).
 //!
 //! A [`Registry`] is an immutable value: built and validated once, then
 //! shared (e.g. in an `Arc`) so that a reload can swap it atomically.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::cas::CasLookupError;
 use crate::error::{LoadError, LoadErrorKind, RegistryErrors};
 use crate::identifier::IdentifierKeys;
 use crate::load::{Loaded, load_file};
+use crate::pattern::parse_candidate;
 use crate::service::ServiceDefinition;
 
-/// Every downstream service, indexed by id and by SAML entity id.
+/// Every downstream service, indexed by id, SAML entity id, OpenID Connect
+/// client id, resource id and CAS service URL origin.
 #[derive(Debug, Clone)]
 pub struct Registry {
     services: Vec<ServiceDefinition>,
@@ -21,7 +25,13 @@ pub struct Registry {
     identifier_key_lines: Vec<Option<usize>>,
     by_id: HashMap<String, usize>,
     by_entity_id: HashMap<String, usize>,
+    by_client_id: HashMap<String, usize>,
     by_resource_id: HashMap<String, usize>,
+    /// Normalised CAS service URL patterns (uniqueness check).
+    by_cas_pattern: HashMap<String, usize>,
+    /// The CAS services having a pattern of an origin (`scheme://host[:port]`),
+    /// in registry order, each once.
+    by_cas_origin: HashMap<String, Vec<usize>>,
 }
 
 impl Registry {
@@ -43,7 +53,10 @@ impl Registry {
             identifier_key_lines: Vec::new(),
             by_id: HashMap::new(),
             by_entity_id: HashMap::new(),
+            by_client_id: HashMap::new(),
             by_resource_id: HashMap::new(),
+            by_cas_pattern: HashMap::new(),
+            by_cas_origin: HashMap::new(),
         };
         for file in files {
             match load_file(dir, &file) {
@@ -58,7 +71,45 @@ impl Registry {
         }
     }
 
-    /// The service whose SAML entityID is `entity_id` (exact match).
+    /// The OpenID Connect client whose `client_id` is `client_id` (exact match).
+    pub fn by_client_id(&self, client_id: &str) -> Option<&ServiceDefinition> {
+        self.by_client_id
+            .get(client_id)
+            .and_then(|position| self.services.get(*position))
+    }
+
+    /// The CAS service whose service URL patterns match `url` (see
+    /// [`crate::ServicePattern`]). A URL that no pattern matches, or that is
+    /// refused outright (unparsable, user information, fragment), gives
+    /// [`CasLookupError::NoMatch`]; a URL that patterns of two services
+    /// match is refused with [`CasLookupError::Ambiguous`].
+    pub fn by_cas_service(&self, url: &str) -> Result<&ServiceDefinition, CasLookupError> {
+        let candidate = parse_candidate(url).ok_or(CasLookupError::NoMatch)?;
+        let origin = candidate.origin().ascii_serialization();
+        let matching: Vec<&ServiceDefinition> = self
+            .by_cas_origin
+            .get(&origin)
+            .into_iter()
+            .flatten()
+            .filter_map(|position| self.services.get(*position))
+            .filter(|service| {
+                service.cas.as_ref().is_some_and(|cas| {
+                    cas.services
+                        .iter()
+                        .any(|pattern| pattern.matches_parsed(&candidate))
+                })
+            })
+            .collect();
+        match matching.as_slice() {
+            [] => Err(CasLookupError::NoMatch),
+            [service] => Ok(service),
+            several => Err(CasLookupError::Ambiguous {
+                services: several.iter().map(|service| service.id.clone()).collect(),
+            }),
+        }
+    }
+
+    /// The SAML service whose entityID is `entity_id` (exact match).
     pub fn by_entity_id(&self, entity_id: &str) -> Option<&ServiceDefinition> {
         self.by_entity_id
             .get(entity_id)
@@ -113,72 +164,98 @@ impl Registry {
         }
     }
 
-    /// Adds a valid service unless its id or entity id is taken.
+    /// Adds a valid service unless one of its unique keys is taken (each
+    /// taken key is reported, at the second file's line).
     fn insert(&mut self, loaded: Loaded, errors: &mut Vec<LoadError>) {
         let Loaded {
             service,
             id_line,
             entity_id_line,
+            client_id_line,
+            cas_pattern_lines,
             identifier_key_line,
         } = loaded;
-        let position = self.services.len();
-        let first_file = |registry: &Registry, position: usize| {
-            registry
-                .services
-                .get(position)
-                .map(|first| first.source_file.clone())
-                .unwrap_or_default()
+        let before = errors.len();
+        let mut taken = |line: Option<usize>, field: &str, reason: LoadErrorKind| {
+            errors.push(LoadError {
+                file: service.source_file.clone(),
+                line,
+                field: Some(field.to_owned()),
+                reason,
+            });
         };
-        let mut duplicate = false;
-        if let Some(&first) = self.by_id.get(&service.id) {
-            errors.push(LoadError {
-                file: service.source_file.clone(),
-                line: id_line,
-                field: Some("id".to_owned()),
-                reason: LoadErrorKind::DuplicateId {
-                    id: service.id.clone(),
-                    first: first_file(self, first),
-                },
-            });
-            duplicate = true;
+        if let Some(first) = self.first_file(self.by_id.get(&service.id)) {
+            let id = service.id.clone();
+            taken(id_line, "id", LoadErrorKind::DuplicateId { id, first });
         }
-        if let Some(&first) = self.by_entity_id.get(&service.saml.entity_id) {
-            errors.push(LoadError {
-                file: service.source_file.clone(),
-                line: entity_id_line,
-                field: Some("saml.entity_id".to_owned()),
-                reason: LoadErrorKind::DuplicateEntityId {
-                    entity_id: service.saml.entity_id.clone(),
-                    first: first_file(self, first),
-                },
-            });
-            duplicate = true;
+        if let Some(saml) = &service.saml
+            && let Some(first) = self.first_file(self.by_entity_id.get(&saml.entity_id))
+        {
+            let entity_id = saml.entity_id.clone();
+            let reason = LoadErrorKind::DuplicateEntityId { entity_id, first };
+            taken(entity_id_line, "saml.entity_id", reason);
+        }
+        if let Some(oidc) = &service.oidc
+            && let Some(first) = self.first_file(self.by_client_id.get(&oidc.client_id))
+        {
+            let client_id = oidc.client_id.clone();
+            let reason = LoadErrorKind::DuplicateClientId { client_id, first };
+            taken(client_id_line, "oidc.client_id", reason);
         }
         if let Some(resource_id) = &service.resource_id
-            && let Some(&first) = self.by_resource_id.get(resource_id)
+            && let Some(first) = self.first_file(self.by_resource_id.get(resource_id))
         {
-            errors.push(LoadError {
-                file: service.source_file.clone(),
-                line: None,
-                field: Some("resource_id".to_owned()),
-                reason: LoadErrorKind::DuplicateResourceId {
-                    resource_id: resource_id.clone(),
-                    first: first_file(self, first),
-                },
-            });
-            duplicate = true;
+            let resource_id = resource_id.clone();
+            let reason = LoadErrorKind::DuplicateResourceId { resource_id, first };
+            taken(None, "resource_id", reason);
         }
-        if duplicate {
+        let patterns = service.cas.iter().flat_map(|cas| &cas.services);
+        let mut own_patterns = HashSet::new();
+        for (pattern, line) in patterns.zip(cas_pattern_lines) {
+            let first = if own_patterns.insert(pattern.normalized()) {
+                self.first_file(self.by_cas_pattern.get(pattern.normalized()))
+            } else {
+                Some(service.source_file.clone())
+            };
+            if let Some(first) = first {
+                let pattern = pattern.as_str().to_owned();
+                let reason = LoadErrorKind::DuplicateCasPattern { pattern, first };
+                taken(line, "cas.services", reason);
+            }
+        }
+        if errors.len() > before {
             return;
+        }
+        let position = self.services.len();
+        self.by_id.insert(service.id.clone(), position);
+        if let Some(saml) = &service.saml {
+            self.by_entity_id.insert(saml.entity_id.clone(), position);
+        }
+        if let Some(oidc) = &service.oidc {
+            self.by_client_id.insert(oidc.client_id.clone(), position);
         }
         if let Some(resource_id) = &service.resource_id {
             self.by_resource_id.insert(resource_id.clone(), position);
         }
-        self.by_id.insert(service.id.clone(), position);
-        self.by_entity_id
-            .insert(service.saml.entity_id.clone(), position);
+        for pattern in service.cas.iter().flat_map(|cas| &cas.services) {
+            self.by_cas_pattern
+                .insert(pattern.normalized().to_owned(), position);
+            let services = self
+                .by_cas_origin
+                .entry(pattern.origin().to_owned())
+                .or_default();
+            if services.last() != Some(&position) {
+                services.push(position);
+            }
+        }
         self.services.push(service);
         self.identifier_key_lines.push(identifier_key_line);
+    }
+
+    /// The file of the service at `position`, when there is one.
+    fn first_file(&self, position: Option<&usize>) -> Option<PathBuf> {
+        let first = self.services.get(*position?)?;
+        Some(first.source_file.clone())
     }
 }
 

@@ -1,6 +1,8 @@
 //! A downstream service as the registry knows it (domain reference §1: ENTs
-//! and publishers' resources) and the three answers it gives at access time:
-//! may this user open it, with which attributes, under which identifier.
+//! and publishers' resources, speaking SAML 2.0, CAS 3.0 and/or OpenID
+//! Connect) and the three answers it gives at access time, whatever the
+//! protocol: may this user open it, with which attributes, under which
+//! identifier.
 
 use std::path::PathBuf;
 
@@ -9,9 +11,33 @@ use serde::Deserialize;
 use sso_core::Identity;
 
 use crate::access::{AccessDenied, AccessPolicy, Admission, Subject};
+use crate::cas::CasService;
 use crate::identifier::{IdentifierKeys, IdentifierScope, UnknownIdentifierKey};
+use crate::oidc::OidcClient;
 use crate::release::{ReleasePolicy, ReleasedAttribute};
 use crate::saml::{NameIdFormat, SamlService};
+
+/// A protocol a service speaks (for logs and statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// SAML 2.0 (`[saml]`).
+    Saml,
+    /// CAS 3.0 (`[cas]`).
+    Cas,
+    /// OpenID Connect (`[oidc]`).
+    Oidc,
+}
+
+impl Protocol {
+    /// Lower-case name: `saml`, `cas` or `oidc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Saml => "saml",
+            Protocol::Cas => "cas",
+            Protocol::Oidc => "oidc",
+        }
+    }
+}
 
 /// What kind of service it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -53,8 +79,12 @@ pub struct ServiceDefinition {
     pub publisher: Option<String>,
     /// The resource's `idRessource` (`ark:/...`), resources only.
     pub resource_id: Option<String>,
-    /// The SAML 2.0 service provider.
-    pub saml: SamlService,
+    /// The SAML 2.0 service provider, when the service speaks SAML.
+    pub saml: Option<SamlService>,
+    /// The CAS 3.0 service, when the service speaks CAS.
+    pub cas: Option<CasService>,
+    /// The OpenID Connect client, when the service speaks OpenID Connect.
+    pub oidc: Option<OidcClient>,
     /// Scope of the opaque identifier.
     pub identifier: IdentifierScope,
     /// The previous identifier key the service is pinned to
@@ -129,20 +159,48 @@ impl ServiceDefinition {
         Ok(released)
     }
 
+    /// The service's identifier of the user, from its identifier key and
+    /// scope: the value of `IDO`, of a persistent NameID, of the CAS `user`
+    /// and of the OpenID Connect `sub`. An unknown pinned key is refused.
+    pub fn opaque_id(
+        &self,
+        identity: &Identity,
+        keys: &IdentifierKeys,
+    ) -> Result<String, UnknownIdentifierKey> {
+        let key = keys.for_service(self)?;
+        Ok(key.opaque_id(identity, &self.identifier, &self.id))
+    }
+
     /// The NameID for this service and its format URI: the opaque identifier
     /// when persistent, a fresh random value (128 bits) at each call when
-    /// transient. An unknown pinned key is refused, whatever the format.
+    /// transient; persistent for a service without `[saml]`. An unknown
+    /// pinned key is refused, whatever the format.
     pub fn name_id(
         &self,
         identity: &Identity,
         keys: &IdentifierKeys,
     ) -> Result<(String, &'static str), UnknownIdentifierKey> {
         let key = keys.for_service(self)?;
-        let format = self.saml.name_id_format;
+        let format = self
+            .saml
+            .as_ref()
+            .map_or(NameIdFormat::Persistent, |saml| saml.name_id_format);
         let value = match format {
             NameIdFormat::Persistent => key.opaque_id(identity, &self.identifier, &self.id),
             NameIdFormat::Transient => sso_saml::ids::new_id(),
         };
         Ok((value, format.uri()))
+    }
+
+    /// The protocols the service speaks, in the order SAML, CAS, OpenID Connect.
+    pub fn protocols(&self) -> Vec<Protocol> {
+        [
+            (self.saml.is_some(), Protocol::Saml),
+            (self.cas.is_some(), Protocol::Cas),
+            (self.oidc.is_some(), Protocol::Oidc),
+        ]
+        .into_iter()
+        .filter_map(|(speaks, protocol)| speaks.then_some(protocol))
+        .collect()
     }
 }

@@ -12,7 +12,12 @@ const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 
 fn ent() -> SamlService {
-    valid_registry().by_id("ent-college").unwrap().saml.clone()
+    valid_registry()
+        .by_id("ent-college")
+        .unwrap()
+        .saml
+        .clone()
+        .unwrap()
 }
 
 #[test]

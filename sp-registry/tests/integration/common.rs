@@ -76,6 +76,19 @@ impl Folder {
     }
 }
 
+/// Asserts that `error` names `file` of `folder`, `line` and `field`.
+pub fn assert_at(
+    error: &LoadError,
+    folder: &Folder,
+    file: &str,
+    line: Option<usize>,
+    field: Option<&str>,
+) {
+    assert_eq!(error.file, folder.path().join(file), "{error}");
+    assert_eq!(error.line, line, "{error}");
+    assert_eq!(error.field.as_deref(), field, "{error}");
+}
+
 /// A pupil of the AAF, attached to the school `uai`, with many attributes.
 pub fn pupil(subject: &str, uai: &str, class: &str) -> Identity {
     let mut identity = Identity::new("educonnect", subject, 1_700_000_000);

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use sp_registry::{LoadError, LoadErrorKind};
 use sso_core::{Profile, Uai, UaiError};
 
-use crate::common::Folder;
+use crate::common::{Folder, assert_at};
 
 /// A valid service file. Line numbers matter: 1 id, 2 display_name, 3 kind,
 /// 4 blank, 5 `[saml]`, 6 entity_id, 7 acs, 8 require_signed_authn_requests.
@@ -40,18 +40,6 @@ fn folder_with(contents: &str) -> Folder {
     let folder = Folder::new();
     folder.write("svc.toml", contents);
     folder
-}
-
-fn assert_at(
-    error: &LoadError,
-    folder: &Folder,
-    file: &str,
-    line: Option<usize>,
-    field: Option<&str>,
-) {
-    assert_eq!(error.file, folder.path().join(file), "{error}");
-    assert_eq!(error.line, line, "{error}");
-    assert_eq!(error.field.as_deref(), field, "{error}");
 }
 
 fn only_error(contents: &str) -> (Folder, LoadError) {
@@ -959,6 +947,8 @@ fn signed_requests_by_default_need_a_signing_certificate() {
             .by_id("svc")
             .unwrap()
             .saml
+            .as_ref()
+            .unwrap()
             .require_signed_authn_requests
     );
 
@@ -996,6 +986,8 @@ fn assertion_lifetime_at_most_300_seconds() {
             .by_id("svc")
             .unwrap()
             .saml
+            .as_ref()
+            .unwrap()
             .assertion_lifetime
             .as_secs(),
         300

@@ -40,7 +40,7 @@ fn hand_written_metadata() {
     let service = registry
         .by_entity_id("https://ent-lycee.example.fr/sp")
         .unwrap();
-    let saml = &service.saml;
+    let saml = service.saml.as_ref().unwrap();
     assert_eq!(saml.acs.len(), 3);
     assert_eq!(saml.slo.len(), 1);
     // a KeyDescriptor without `use` serves both for signing and encryption
@@ -77,7 +77,7 @@ fn generated_metadata() {
         service_file("https://sp.example.fr/sp", "svc.metadata.xml", true),
     );
     let registry = folder.load().unwrap();
-    let saml = &registry.by_id("svc").unwrap().saml;
+    let saml = registry.by_id("svc").unwrap().saml.as_ref().unwrap();
     assert_eq!(saml.signing_certs, [key.certificate().clone()]);
     assert_eq!(saml.encryption_certs, [key.certificate().clone()]);
     assert_eq!(

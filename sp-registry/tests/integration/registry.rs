@@ -31,10 +31,10 @@ fn lookups() {
     assert_eq!(ent.kind, ServiceKind::Ent);
     assert_eq!(ent.display_name, "ENT du collège Jean Moulin");
     assert_eq!(ent.source_file, fixtures().join("valid/ent-college.toml"));
-    assert_eq!(ent.saml.signing_certs.len(), 1);
-    assert!(ent.saml.sign_response);
-    assert_eq!(ent.saml.assertion_lifetime.as_secs(), 120);
-    assert_eq!(ent.saml.slo.len(), 1);
+    assert_eq!(ent.saml.as_ref().unwrap().signing_certs.len(), 1);
+    assert!(ent.saml.as_ref().unwrap().sign_response);
+    assert_eq!(ent.saml.as_ref().unwrap().assertion_lifetime.as_secs(), 120);
+    assert_eq!(ent.saml.as_ref().unwrap().slo.len(), 1);
     assert!(
         registry
             .by_entity_id("https://ent.example.fr/saml/sp/")
@@ -51,8 +51,11 @@ fn lookups() {
         maths.identifier,
         IdentifierScope::Family("editeur-demo".into())
     );
-    assert!(!maths.saml.require_signed_authn_requests);
-    assert_eq!(maths.saml.assertion_lifetime.as_secs(), 300);
+    assert!(!maths.saml.as_ref().unwrap().require_signed_authn_requests);
+    assert_eq!(
+        maths.saml.as_ref().unwrap().assertion_lifetime.as_secs(),
+        300
+    );
 }
 
 #[test]
