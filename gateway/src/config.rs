@@ -49,6 +49,28 @@ pub struct GatewayConfig {
     /// The admin API.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// The CAS 3.0 server.
+    #[serde(default)]
+    pub cas: CasConfig,
+}
+
+/// `[cas]`: the gateway as CAS 3.0 server of the downstream services.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CasConfig {
+    /// Lifetime of a service ticket (seconds, 1 to 300).
+    pub ticket_ttl_seconds: u64,
+    /// Time budget of each back-channel single-logout POST (milliseconds).
+    pub logout_timeout_ms: u64,
+}
+
+impl Default for CasConfig {
+    fn default() -> Self {
+        Self {
+            ticket_ttl_seconds: 10,
+            logout_timeout_ms: 2000,
+        }
+    }
 }
 
 /// `[admin]`: the operators' API (`/admin/api/...`), off without a token.

@@ -7,6 +7,7 @@
 //! start the very same server.
 
 pub mod aaf;
+pub mod cas;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -127,8 +127,14 @@ impl Pages {
     }
 
     /// The end of a logout.
-    pub fn logout(&self, services: &[LogoutOutcome]) -> Result<String, RenderError> {
-        self.render("logout.html", context! { services })
+    /// `return_to`: a registered service URL offered as a link (CAS
+    /// `/cas/logout?service=`).
+    pub fn logout(
+        &self,
+        services: &[LogoutOutcome],
+        return_to: Option<&str>,
+    ) -> Result<String, RenderError> {
+        self.render("logout.html", context! { services, return_to })
     }
 }
 
@@ -170,10 +176,13 @@ mod tests {
             pages.home(None, None).unwrap(),
             pages.legal().unwrap(),
             pages
-                .logout(&[LogoutOutcome {
-                    name: "ENT".into(),
-                    ok: true,
-                }])
+                .logout(
+                    &[LogoutOutcome {
+                        name: "ENT".into(),
+                        ok: true,
+                    }],
+                    Some("https://res.example.fr/"),
+                )
                 .unwrap(),
         ];
         for page in &rendered {

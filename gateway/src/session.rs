@@ -47,8 +47,26 @@ pub struct Participant {
     pub name_id: String,
     /// NameID format sent.
     pub name_id_format: String,
-    /// SessionIndex sent.
+    /// SessionIndex sent (the service ticket for CAS).
     pub session_index: String,
+    /// The protocol it was reached through.
+    #[serde(default)]
+    pub via: Via,
+}
+
+/// The protocol through which a participant was reached, and what its
+/// logout needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "lowercase")]
+pub enum Via {
+    /// SAML 2.0: a LogoutRequest to its SingleLogoutService.
+    #[default]
+    Saml,
+    /// CAS 3.0: a back-channel POST naming the ticket.
+    Cas {
+        /// The service URL the ticket was issued for.
+        service_url: String,
+    },
 }
 
 /// A downstream request waiting for a login.
@@ -78,6 +96,11 @@ pub enum Answer {
         acs_url: String,
         /// RelayState to return.
         relay_state: Option<String>,
+    },
+    /// A CAS service ticket, the browser sent back to the service URL.
+    Cas {
+        /// The `service` URL of the request (matched a registered pattern).
+        service_url: String,
     },
 }
 
@@ -381,6 +404,9 @@ mod tests {
             name_id: "n".into(),
             name_id_format: "f".into(),
             session_index: "i".into(),
+            via: Via::Cas {
+                service_url: "https://res.example.fr/".into(),
+            },
         };
         sessions
             .add_participant(&id, &s, &participant, 1_000)

@@ -307,6 +307,14 @@ pub async fn prepare(
         .map_err(|p| problems.push(p))
         .ok()
         .flatten();
+    if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
+        problems.push(ConfigProblem {
+            file: loaded.path.clone(),
+            line: None,
+            field: Some("cas.ticket_ttl_seconds".into()),
+            message: "a service ticket must live between 1 and 300 seconds".into(),
+        });
+    }
     if config.idp.is_empty() {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),

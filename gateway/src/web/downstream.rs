@@ -19,7 +19,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
-use sp_registry::{Registry, ServiceDefinition};
+use sp_registry::{Registry, SamlService, ServiceDefinition};
 use sso_core::Identity;
 use sso_saml::binding::{self, MessageKind};
 use sso_saml::messages::{self, AssertionSpec, AuthnRequest, ResponseSpec, SamlAttribute};
@@ -29,7 +29,7 @@ use sso_saml::{dsig, ids, ns};
 use super::CookieJar;
 use super::cookies::{SameSite, set_cookie};
 use crate::error::WebError;
-use crate::session::{Answer, Flow, Participant, Session};
+use crate::session::{Answer, Flow, Participant, Session, Via};
 use crate::state::AppState;
 use crate::subscriptions::{self, AccessError};
 
@@ -73,19 +73,29 @@ impl SamlPost {
     }
 }
 
+/// The SAML service named by an AuthnRequest's issuer, and its SAML side.
 fn service_of<'a>(
     registry: &'a Registry,
     issuer: Option<&str>,
-) -> Result<&'a ServiceDefinition, WebError> {
+) -> Result<(&'a ServiceDefinition, &'a SamlService), WebError> {
     let issuer =
         issuer.ok_or_else(|| WebError::BadRequest("AuthnRequest without Issuer".into()))?;
     registry
         .by_entity_id(issuer)
+        .and_then(|service| Some((service, service.saml.as_ref()?)))
         .ok_or_else(|| WebError::UnknownService(format!("unregistered issuer {issuer:?}")))
 }
 
-fn signature_required(state: &AppState, service: &ServiceDefinition) -> bool {
-    state.config.saml.require_signed_authn_requests || service.saml.require_signed_authn_requests
+/// The SAML side of a service answered over SAML.
+fn saml_of(service: &ServiceDefinition) -> Result<&SamlService, WebError> {
+    service
+        .saml
+        .as_ref()
+        .ok_or_else(|| WebError::UnknownService(format!("{} has no [saml] table", service.id)))
+}
+
+fn signature_required(state: &AppState, saml: &SamlService) -> bool {
+    state.config.saml.require_signed_authn_requests || saml.require_signed_authn_requests
 }
 
 /// `GET /saml/idp/sso`: HTTP-Redirect binding.
@@ -100,14 +110,15 @@ pub async fn sso_redirect(
     let request = messages::parse_authn_request(&message.xml)
         .map_err(|err| WebError::BadRequest(err.to_string()))?;
     let registry = state.registry.get();
-    let service = service_of(&registry, request.issuer.as_deref())?;
+    let (service, saml) = service_of(&registry, request.issuer.as_deref())?;
     if message.signature.is_some() {
-        binding::verify_redirect_signature(&message, &service.saml.signing_certs)
+        binding::verify_redirect_signature(&message, &saml.signing_certs)
             .map_err(|err| WebError::BadRequest(format!("AuthnRequest signature: {err}")))?;
-    } else if signature_required(&state, service) {
+    } else if signature_required(&state, saml) {
         return Err(WebError::BadRequest("unsigned AuthnRequest".into()));
     }
-    let (flow_id, cookie) = accept(&state, &jar, service, &request, message.relay_state).await?;
+    let (flow_id, cookie) =
+        accept(&state, &jar, service, saml, &request, message.relay_state).await?;
     let mut response = proceed(
         &state,
         &jar,
@@ -138,9 +149,9 @@ pub async fn sso_post(
     let mut request =
         messages::parse_authn_request(&xml).map_err(|err| WebError::BadRequest(err.to_string()))?;
     let registry = state.registry.get();
-    let service = service_of(&registry, request.issuer.as_deref())?;
+    let (service, saml) = service_of(&registry, request.issuer.as_deref())?;
     if request.signed {
-        let certs = service.saml.signing_certs.clone();
+        let certs = saml.signing_certs.clone();
         let reduced = tokio::task::spawn_blocking(move || dsig::verify_and_reduce(&xml, &certs))
             .await
             .map_err(|err| WebError::Internal(err.to_string()))?
@@ -153,10 +164,10 @@ pub async fn sso_post(
             ));
         }
         request = verified;
-    } else if signature_required(&state, service) {
+    } else if signature_required(&state, saml) {
         return Err(WebError::BadRequest("unsigned AuthnRequest".into()));
     }
-    let (flow_id, cookie) = accept(&state, &jar, service, &request, form.relay_state).await?;
+    let (flow_id, cookie) = accept(&state, &jar, service, saml, &request, form.relay_state).await?;
     let mut response = Redirect::to(&format!("/saml/idp/continue?flow={flow_id}")).into_response();
     if let Some((value, _)) = cookie {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -171,6 +182,7 @@ async fn accept(
     state: &AppState,
     jar: &CookieJar,
     service: &ServiceDefinition,
+    saml: &SamlService,
     request: &AuthnRequest,
     relay_state: Option<String>,
 ) -> Result<(String, Option<(HeaderValue, String)>), WebError> {
@@ -181,8 +193,7 @@ async fn accept(
             "Destination {destination:?} is not this gateway"
         )));
     }
-    let acs = service
-        .saml
+    let acs = saml
         .resolve_acs(request.acs_url.as_deref(), request.acs_index)
         .map_err(|err| WebError::BadRequest(err.to_string()))?;
     let (browser, cookie) = browser_binding(state, jar);
@@ -235,7 +246,7 @@ pub async fn resume(
 
 /// With a live session (and no ForceAuthn) answers the service at once (true
 /// single sign-on); otherwise sends the browser to the discovery page.
-async fn proceed(
+pub(super) async fn proceed(
     state: &AppState,
     jar: &CookieJar,
     new_browser: Option<&str>,
@@ -263,14 +274,14 @@ async fn proceed(
             .by_id(&flow.service_id)
             .is_some_and(|service| needs_step_up(service, &session.identity));
         if !stronger {
-            return respond(state, session_id, &session, flow_id).await;
+            return respond(state, session_id, &session, flow_id, false).await;
         }
         step_up = state
             .connector(&session.identity.idp)
             .map(|connector| connector.id().to_owned());
     }
     if flow.is_passive {
-        return respond_status(state, flow_id, ns::STATUS_NO_PASSIVE).await;
+        return respond_passive(state, flow_id).await;
     }
     if let Some(idp) = step_up {
         // A stronger login at the IdP of the session's login.
@@ -330,11 +341,13 @@ pub(super) fn needs_step_up(service: &ServiceDefinition, identity: &Identity) ->
 
 /// Issues the Response for a pending flow, within a session, and records the
 /// service as a participant of the session (for single logout).
+/// `fresh_login`: the session was just made for this flow (CAS `renew`).
 pub async fn respond(
     state: &AppState,
     session_id: &str,
     session: &Session,
     flow_id: &str,
+    fresh_login: bool,
 ) -> Result<Response, WebError> {
     let sessions = state.sessions();
     let flow = sessions
@@ -359,6 +372,18 @@ pub async fn respond(
             };
             saml_response(state, session_id, session, service, &identity, &answer).await
         }
+        Answer::Cas { service_url } => {
+            super::cas::ticket_answer(
+                state,
+                session_id,
+                session,
+                service,
+                &identity,
+                service_url,
+                fresh_login,
+            )
+            .await
+        }
     }
 }
 
@@ -379,6 +404,7 @@ async fn saml_response(
     identity: &Identity,
     flow: &SamlAnswer<'_>,
 ) -> Result<Response, WebError> {
+    let saml = saml_of(service)?;
     let sessions = state.sessions();
     let (name_id, name_id_format) = service.name_id(identity, &state.identifier_keys)?;
     let attributes = service
@@ -393,9 +419,7 @@ async fn saml_response(
         .collect();
     let now = Utc::now();
     let lifetime = chrono::Duration::from_std(
-        service
-            .saml
-            .assertion_lifetime
+        saml.assertion_lifetime
             .min(std::time::Duration::from_secs(300)),
     )
     .unwrap_or_else(|_| chrono::Duration::minutes(5));
@@ -408,12 +432,12 @@ async fn saml_response(
         name_id: name_id.clone(),
         name_id_format: name_id_format.to_owned(),
         name_qualifier: Some(state.config.saml.idp_entity_id.clone()),
-        sp_name_qualifier: Some(service.saml.entity_id.clone()),
+        sp_name_qualifier: Some(saml.entity_id.clone()),
         recipient: flow.acs_url.to_owned(),
         in_response_to: Some(flow.request_id.to_owned()),
         not_before: now,
         not_on_or_after: now + lifetime,
-        audience: service.saml.entity_id.clone(),
+        audience: saml.entity_id.clone(),
         session_index: session_index.clone(),
         authn_instant,
         authn_context_class_ref: identity
@@ -434,7 +458,7 @@ async fn saml_response(
         status_sub_code: None,
         status_message: None,
     };
-    let sign_response = service.saml.sign_response;
+    let sign_response = saml.sign_response;
     let xml = tokio::task::spawn_blocking(move || {
         crate::issue::signed_response(&assertion, &response_spec, sign_response, &key)
     })
@@ -450,6 +474,7 @@ async fn saml_response(
                 name_id: name_id.clone(),
                 name_id_format: name_id_format.to_owned(),
                 session_index,
+                via: Via::Saml,
             },
             now.timestamp(),
         )
@@ -463,23 +488,23 @@ async fn saml_response(
     Ok(post_page(flow.acs_url, &xml, flow.relay_state))
 }
 
-/// Answers a flow with an error status (e.g. NoPassive), unsigned content
-/// aside from the Response signature.
-async fn respond_status(
-    state: &AppState,
-    flow_id: &str,
-    status: &str,
-) -> Result<Response, WebError> {
+/// Answers a passive flow without a session: a SAML Response with status
+/// NoPassive (unsigned content aside from the Response signature), or the
+/// browser back to the CAS service without a ticket (`gateway`).
+async fn respond_passive(state: &AppState, flow_id: &str) -> Result<Response, WebError> {
     let flow = state
         .sessions()
         .take_flow(flow_id)
         .await?
         .ok_or_else(|| WebError::Expired("flow already answered".into()))?;
-    let Answer::Saml {
-        request_id,
-        acs_url,
-        relay_state,
-    } = flow.answer;
+    let (request_id, acs_url, relay_state) = match flow.answer {
+        Answer::Saml {
+            request_id,
+            acs_url,
+            relay_state,
+        } => (request_id, acs_url, relay_state),
+        Answer::Cas { service_url } => return Ok(super::cas::no_ticket(&service_url)),
+    };
     let response_id = ids::new_id();
     let response = messages::build_response(
         &ResponseSpec {
@@ -488,7 +513,7 @@ async fn respond_status(
             issue_instant: Utc::now(),
             destination: acs_url.clone(),
             in_response_to: Some(request_id),
-            status_code: status.to_owned(),
+            status_code: ns::STATUS_NO_PASSIVE.to_owned(),
             status_sub_code: None,
             status_message: None,
         },

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -30,14 +30,15 @@ use super::CookieJar;
 use super::cookies::{SameSite, set_cookie};
 use crate::error::WebError;
 use crate::pages::LogoutOutcome;
-use crate::session::{Participant, Session};
+use crate::session::{Participant, Session, Via};
 use crate::state::AppState;
 
 /// Who asked for the logout, to be answered at the end.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Origin {
-    /// The user, at `/logout`.
-    User,
+    /// The user, at `/logout` or `/cas/logout`, with the registered
+    /// service URL offered as a link afterwards.
+    User { return_to: Option<String> },
     /// A downstream service's LogoutRequest.
     Service {
         service_id: String,
@@ -169,20 +170,48 @@ async fn begin(
         let Some(service) = registry.by_id(&participant.service_id) else {
             continue;
         };
-        let slo = &service.saml.slo;
+        if let Via::Cas { service_url } = &participant.via {
+            let url = service
+                .cas
+                .as_ref()
+                .and_then(|cas| cas.logout_url.clone())
+                .unwrap_or_else(|| service_url.clone());
+            back_channel.push(BackChannel::Cas { participant, url });
+            continue;
+        }
+        let slo = service
+            .saml
+            .as_ref()
+            .map(|saml| saml.slo.as_slice())
+            .unwrap_or_default();
         if slo.iter().any(|e| e.binding == ns::BINDING_HTTP_REDIRECT) {
             logout.pending.push(participant);
         } else if let Some(soap) = slo.iter().find(|e| e.binding == ns::BINDING_SOAP) {
-            back_channel.push((participant, soap.location.clone()));
+            let location = soap.location.clone();
+            back_channel.push(BackChannel::Soap {
+                participant,
+                location,
+            });
         } else {
             logout.outcomes.push((service.display_name.clone(), false));
         }
     }
-    let calls = back_channel.into_iter().map(|(participant, location)| {
+    let calls = back_channel.into_iter().map(|call| {
         let state = state.clone();
         async move {
-            let ok = soap_logout(&state, &participant, &location).await;
-            (service_name(&state, &participant.service_id), ok)
+            match call {
+                BackChannel::Soap {
+                    participant,
+                    location,
+                } => {
+                    let ok = soap_logout(&state, &participant, &location).await;
+                    (service_name(&state, &participant.service_id), ok)
+                }
+                BackChannel::Cas { participant, url } => {
+                    let ok = cas_back_channel(&state, &participant, &url).await;
+                    (service_name(&state, &participant.service_id), ok)
+                }
+            }
         }
     });
     logout.outcomes.extend(futures_join_all(calls).await);
@@ -199,6 +228,38 @@ async fn begin(
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     Ok(response)
+}
+
+/// A participant told over the back channel.
+enum BackChannel {
+    /// A SAML LogoutRequest over SOAP.
+    Soap {
+        participant: Participant,
+        location: String,
+    },
+    /// A CAS logout POST.
+    Cas {
+        participant: Participant,
+        url: String,
+    },
+}
+
+/// CAS back-channel logout (CAS 3.0 Appendix C): a POST of `logoutRequest`
+/// naming the ticket, bounded in time; true when the service answered 2xx.
+async fn cas_back_channel(state: &AppState, participant: &Participant, url: &str) -> bool {
+    let request = crate::cas::logout_request(
+        &ids::new_id(),
+        &Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        &participant.session_index,
+    );
+    state
+        .http
+        .post(url)
+        .form(&[("logoutRequest", request)])
+        .timeout(Duration::from_millis(state.config.cas.logout_timeout_ms))
+        .send()
+        .await
+        .is_ok_and(|answer| answer.status().is_success())
 }
 
 async fn futures_join_all<F: std::future::Future<Output = (String, bool)> + Send + 'static>(
@@ -292,12 +353,11 @@ async fn next_step(
         let Some(service) = registry.by_id(&participant.service_id) else {
             continue;
         };
-        let Some(endpoint) = service
-            .saml
-            .slo
-            .iter()
-            .find(|e| e.binding == ns::BINDING_HTTP_REDIRECT)
-        else {
+        let Some(endpoint) = service.saml.as_ref().and_then(|saml| {
+            saml.slo
+                .iter()
+                .find(|e| e.binding == ns::BINDING_HTTP_REDIRECT)
+        }) else {
             continue;
         };
         let (request_id, xml) = logout_request_for(state, &participant, &endpoint.location);
@@ -351,13 +411,13 @@ async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebEr
     let all_ok = logout.outcomes.iter().all(|(_, ok)| *ok);
     let partial = (!all_ok).then_some(ns::STATUS_PARTIAL_LOGOUT);
     match logout.origin {
-        Origin::User => {
+        Origin::User { return_to } => {
             let outcomes: Vec<LogoutOutcome> = logout
                 .outcomes
                 .into_iter()
                 .map(|(name, ok)| LogoutOutcome { name, ok })
                 .collect();
-            super::html(state.pages.logout(&outcomes))
+            super::html(state.pages.logout(&outcomes, return_to.as_deref()))
         }
         Origin::Service {
             service_id,
@@ -370,9 +430,12 @@ async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebEr
                 .ok_or_else(|| WebError::UnknownService(service_id.clone()))?;
             let endpoint = service
                 .saml
-                .slo
-                .iter()
-                .find(|e| e.binding == ns::BINDING_HTTP_REDIRECT)
+                .as_ref()
+                .and_then(|saml| {
+                    saml.slo
+                        .iter()
+                        .find(|e| e.binding == ns::BINDING_HTTP_REDIRECT)
+                })
                 .ok_or_else(|| {
                     WebError::BadRequest(
                         "the service has no HTTP-Redirect SingleLogoutService".into(),
@@ -512,7 +575,8 @@ pub async fn downstream_slo_redirect(
             resume(&state, &message, |id| {
                 registry
                     .by_id(id)
-                    .map(|s| s.saml.signing_certs.clone())
+                    .and_then(|s| s.saml.as_ref())
+                    .map(|saml| saml.signing_certs.clone())
                     .unwrap_or_default()
             })
             .await
@@ -527,7 +591,11 @@ pub async fn downstream_slo_redirect(
                 &state,
                 &message,
                 &request,
-                &service.saml.signing_certs,
+                service
+                    .saml
+                    .as_ref()
+                    .map(|saml| saml.signing_certs.as_slice())
+                    .unwrap_or_default(),
                 &state.urls.idp_slo,
             )?;
             let origin = Origin::Service {
@@ -596,5 +664,39 @@ pub async fn user_logout(
     State(state): State<AppState>,
     jar: CookieJar,
 ) -> Result<Response, WebError> {
-    begin(&state, &jar, Origin::User, Principal::Browser, None).await
+    begin(
+        &state,
+        &jar,
+        Origin::User { return_to: None },
+        Principal::Browser,
+        None,
+    )
+    .await
+}
+
+/// Query of `/cas/logout`.
+#[derive(Debug, Deserialize)]
+pub struct CasLogoutQuery {
+    service: Option<String>,
+}
+
+/// `GET /cas/logout` (CAS 3.0 §2.3): the user's logout; a `service` URL is
+/// offered as a link afterwards only when it matches a registered CAS
+/// service (never an open redirect).
+pub async fn cas_logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<CasLogoutQuery>,
+) -> Result<Response, WebError> {
+    let return_to = query
+        .service
+        .filter(|url| state.registry.get().by_cas_service(url).is_ok());
+    begin(
+        &state,
+        &jar,
+        Origin::User { return_to },
+        Principal::Browser,
+        None,
+    )
+    .await
 }

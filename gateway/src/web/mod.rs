@@ -3,6 +3,7 @@
 //! error pages are layers.
 
 mod admin;
+mod cas;
 mod cookies;
 mod downstream;
 mod logout;
@@ -57,6 +58,11 @@ pub fn router(state: AppState) -> Router {
         .route("/saml/sp/acs", axum::routing::post(upstream::acs))
         .route("/saml/sp/slo", get(logout::upstream_slo_redirect))
         .route("/logout", get(logout::user_logout))
+        .route("/cas/login", get(cas::login))
+        .route("/cas/logout", get(logout::cas_logout))
+        .route("/cas/validate", get(cas::validate))
+        .route("/cas/serviceValidate", get(cas::service_validate))
+        .route("/cas/p3/serviceValidate", get(cas::service_validate))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             render_error_pages,

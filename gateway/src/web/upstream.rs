@@ -286,7 +286,7 @@ async fn finish_login(
     )
     .ok_or_else(|| WebError::Internal("cookie value".into()))?;
     let mut response = match flow_id {
-        Some(flow_id) => downstream::respond(state, &session_id, &session, &flow_id).await?,
+        Some(flow_id) => downstream::respond(state, &session_id, &session, &flow_id, true).await?,
         None => Redirect::to("/").into_response(),
     };
     response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -191,6 +191,18 @@ impl Stack {
         }
     }
 
+    /// On Redis, with extra service files (see `DemoStack::spawn_with`).
+    pub async fn redis_with(extra_services: Vec<(String, String)>) -> Self {
+        let redis = RedisServer::start().await.unwrap();
+        let stack = DemoStack::spawn_with(DemoStore::Redis(redis.url()), extra_services)
+            .await
+            .unwrap();
+        Self {
+            stack,
+            redis: Some(redis),
+        }
+    }
+
     pub async fn memory() -> Self {
         Self::memory_with(Vec::new()).await
     }
@@ -211,6 +223,12 @@ impl Stack {
     /// IdPs, served at another public URL (another port): the party a message
     /// addressed to this stack must not be accepted by. Returns its base URL.
     pub async fn gateway_at_another_url(&self) -> String {
+        self.gateway_at_another_url_with(|text| text).await
+    }
+
+    /// [`Stack::gateway_at_another_url`] with its configuration text changed
+    /// by `change` (e.g. a shorter ticket lifetime).
+    pub async fn gateway_at_another_url_with(&self, change: impl Fn(String) -> String) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let other = format!("http://{}", listener.local_addr().unwrap());
         let text = std::fs::read_to_string(&self.stack.config_path).unwrap();
@@ -222,7 +240,7 @@ impl Stack {
             .with_file_name("gateway-elsewhere.toml");
         std::fs::write(
             &path,
-            text.replace(&public_url, &format!("public_url = \"{other}\"")),
+            change(text.replace(&public_url, &format!("public_url = \"{other}\""))),
         )
         .unwrap();
         let loaded = sso_gateway::config::LoadedConfig::load(&path).unwrap();
