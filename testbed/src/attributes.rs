@@ -6,6 +6,10 @@
 //! simulator sends it under the plain name `FrEduCtRefId` with the `basic`
 //! NameFormat.
 //!
+//! ÉduConnect's OpenID Connect userinfo carries the same names as JSON claims
+//! (`FrEduCtPersonAffiliation` as an array), next to the standard `sub`,
+//! `given_name` and `family_name`.
+//!
 //! Agents: the header names of the ARENA reverse-proxy agent, used as SAML
 //! attribute names with the `basic` NameFormat.
 
@@ -44,3 +48,14 @@ pub const FR_EDU_RNE: &str = "FrEduRne";
 pub const FR_EDU_FONCT_ADM: &str = "FrEduFonctAdm";
 /// Agents: the login.
 pub const CT_REMOTE_USER: &str = "ct-remote-user";
+
+/// OIDC claim: `FrEduCtPersonAffiliation`, an array (`eleve1d`, `resp2d`, ...).
+pub const CLAIM_FR_EDU_CT_PERSON_AFFILIATION: &str = "FrEduCtPersonAffiliation";
+/// OIDC claim: `FrEduCtId`, 96 hex characters.
+pub const CLAIM_FR_EDU_CT_ID: &str = "FrEduCtId";
+/// OIDC claim: `FrEduCtRefId`, an array of `{AAF}<académie>||<jointure>` values.
+pub const CLAIM_FR_EDU_CT_REF_ID: &str = "FrEduCtRefId";
+/// OIDC claim: `FrEduCtEleveUAI`, pupils only.
+pub const CLAIM_FR_EDU_CT_ELEVE_UAI: &str = "FrEduCtEleveUAI";
+/// OIDC claim: `FrEduCtEleveNiveau`, MEF-STAT4 code, pupils only.
+pub const CLAIM_FR_EDU_CT_ELEVE_NIVEAU: &str = "FrEduCtEleveNiveau";

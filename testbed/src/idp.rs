@@ -353,10 +353,11 @@ async fn authn(
     let pending_id = new_id();
     let otp = pending.authn_context == ns::AC_TIME_SYNC_TOKEN;
     lock(&state.pending).insert(pending_id.clone(), pending);
-    page::respond(
-        StatusCode::OK,
-        &login_title(state.config.kind),
-        &login_page(state, &pending_id, otp),
+    account_choice_page(
+        state.config.kind,
+        &state.config.url("/login"),
+        &pending_id,
+        otp,
     )
 }
 
@@ -411,8 +412,24 @@ fn login_title(kind: IdpKind) -> String {
     format!("{} — choisissez un compte", kind.service_name())
 }
 
-fn login_page(state: &IdpState, pending_id: &str, otp: bool) -> String {
-    let kind = state.config.kind;
+/// The account choice page of a simulated national service (no password: the
+/// user picks one of the fictitious people of `kind`). The form posts
+/// `pending` and `login` to `action`. Shared by the SAML IdPs and the
+/// simulated ÉduConnect OpenID provider.
+pub(crate) fn account_choice_page(
+    kind: IdpKind,
+    action: &str,
+    pending_id: &str,
+    otp: bool,
+) -> Response {
+    page::respond(
+        StatusCode::OK,
+        &login_title(kind),
+        &account_choice_body(kind, action, pending_id, otp),
+    )
+}
+
+fn account_choice_body(kind: IdpKind, action: &str, pending_id: &str, otp: bool) -> String {
     let groups: Vec<(&str, Vec<&'static Person>)> = match kind {
         IdpKind::EduConnect => vec![
             (
@@ -440,7 +457,7 @@ vous connecter au service.</p><form method=\"post\" action=\"{}\">\
         } else {
             ""
         },
-        escape(&state.config.url("/login")),
+        escape(action),
         escape(pending_id)
     );
     for (legend, persons) in groups {

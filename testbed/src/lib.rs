@@ -8,17 +8,29 @@
 //! routers that the caller nests under each simulator's base path. They never
 //! appear in a production code path.
 //!
+//! Beside SAML: a simulated ÉduConnect OpenID provider (`oidc_op`), and
+//! publishers' resources speaking CAS 3.0 (`cas_client`) or OpenID Connect
+//! (`oidc_rp`) to the gateway, with real signatures (RS256/ES256 through
+//! jsonwebtoken) and real server-to-server calls.
+//!
 //! The `aaf` module generates synthetic AAF directory exports (domain
 //! reference §3), complete or delta, for the tests, the demo and the
 //! benchmarks.
 
 pub mod aaf;
 pub mod attributes;
+pub mod cas_client;
 mod idp;
+mod oauth;
+pub mod oidc_op;
+pub mod oidc_rp;
 mod page;
 pub mod people;
 mod sp;
 mod web;
 
+pub use cas_client::{SimCasClientConfig, sim_cas_client_router};
 pub use idp::{IdpKind, SimIdpConfig, sim_idp_metadata, sim_idp_router};
+pub use oidc_op::{OidcSigningKey, SimOidcOpConfig, sim_oidc_op_jwks, sim_oidc_op_router};
+pub use oidc_rp::{SimOidcRpConfig, sim_oidc_rp_router};
 pub use sp::{MediacentreApi, SimSpConfig, sim_sp_metadata, sim_sp_router};

@@ -17,9 +17,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Form, RawQuery, State};
-use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{AppendHeaders, IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -32,7 +31,7 @@ use sso_saml::metadata::{self, SpMetadataSpec};
 use sso_saml::ns;
 
 use crate::page::{self, escape};
-use crate::web::{self, Expiring, lock};
+use crate::web::{self, Expiring, lock, redirect};
 
 /// Largest inflated HTTP-Redirect message or decoded HTTP-POST message accepted.
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -261,12 +260,6 @@ fn service_name(config: &SimSpConfig) -> String {
 fn refuse(state: &SpState, err: &SpError) -> Response {
     tracing::warn!(sp = %state.config.id, error = %err, "simulated SP refused a message");
     page::error(err.status(), &service_name(&state.config), &err.to_string())
-}
-
-fn redirect(location: String, cookies: Vec<String>) -> Response {
-    let mut headers = vec![(LOCATION, location)];
-    headers.extend(cookies.into_iter().map(|c| (SET_COOKIE, c)));
-    (StatusCode::SEE_OTHER, AppendHeaders(headers)).into_response()
 }
 
 async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {

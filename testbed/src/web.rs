@@ -7,8 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{AppendHeaders, IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
 
 /// Most entries an [`Expiring`] map keeps: the oldest go first beyond that.
 const MAX_ENTRIES: usize = 10_000;
@@ -50,6 +54,23 @@ pub(crate) fn cookie_path(base_url: &str) -> String {
     } else {
         cleaned
     }
+}
+
+/// A `303 See Other` to `location`, setting the given cookies.
+pub(crate) fn redirect(location: String, cookies: Vec<String>) -> Response {
+    let mut headers = vec![(LOCATION, location)];
+    headers.extend(cookies.into_iter().map(|c| (SET_COOKIE, c)));
+    (StatusCode::SEE_OTHER, AppendHeaders(headers)).into_response()
+}
+
+/// A fresh unguessable token (256 bits from the operating system's CSPRNG
+/// through `rand`'s thread generator), base64url without padding: 43
+/// characters, all of them URL-safe (OAuth codes, access tokens, `state`,
+/// `nonce`, PKCE verifiers, cookie values).
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Locks a mutex, recovering the data if another thread panicked while holding it.
@@ -163,6 +184,18 @@ mod tests {
         );
         assert_eq!(read_cookie(&h, "testbed_sp").as_deref(), Some("_abc"));
         assert_eq!(read_cookie(&h, "testbed"), None);
+    }
+
+    #[test]
+    fn random_tokens_are_url_safe_and_distinct() {
+        let a = random_token();
+        let b = random_token();
+        assert_eq!(a.len(), 43);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_ne!(a, b);
     }
 
     #[test]

@@ -11,7 +11,11 @@ use sso_saml::ids::new_id;
 use sso_saml::keys::SigningKey;
 use sso_saml::messages::{self, AuthnRequestSpec};
 use sso_saml::ns;
-use sso_testbed::{IdpKind, SimIdpConfig, SimSpConfig, sim_idp_router, sim_sp_router};
+use sso_testbed::{
+    IdpKind, OidcSigningKey, SimCasClientConfig, SimIdpConfig, SimOidcOpConfig, SimOidcRpConfig,
+    SimSpConfig, sim_cas_client_router, sim_idp_router, sim_oidc_op_router, sim_oidc_rp_router,
+    sim_sp_router,
+};
 
 /// The gateway's entity id as SP of the simulated IdPs.
 pub const GW_SP_ENTITY: &str = "https://gateway.test/saml/sp";
@@ -270,4 +274,143 @@ pub async fn login_at(
         .unwrap();
     assert_eq!(form.status(), 200);
     (form.text().await.unwrap(), id)
+}
+
+// --- OpenID Connect and CAS fixtures -------------------------------------
+
+/// The gateway's client id at the simulated ÉduConnect OpenID provider.
+pub const OP_CLIENT_ID: &str = "gateway-client";
+/// Its client secret (with characters that HTTP Basic must form-encode).
+pub const OP_CLIENT_SECRET: &str = "s3cret:with&odd chars";
+/// The gateway's redirect URI (never reached: the test reads the redirect).
+pub const GW_OIDC_CALLBACK: &str = "https://gateway.test/oidc/educonnect/callback";
+/// Where the gateway wants the browser back after logout at the provider.
+pub const GW_AFTER_LOGOUT: &str = "https://gateway.test/logged-out";
+/// The provider's path in the served bed.
+pub const OP_PATH: &str = "/oidc/educonnect";
+/// The simulated OIDC resource's path.
+pub const RP_PATH: &str = "/rp/oidc";
+/// The simulated CAS resource's path.
+pub const CAS_RESOURCE_PATH: &str = "/rp/cas";
+/// The test's CAS server (playing the gateway) path.
+pub const FAKE_CAS_PATH: &str = "/fakecas";
+
+pub struct OidcKeys {
+    pub op: OidcSigningKey,
+    pub attacker: OidcSigningKey,
+}
+
+pub static OIDC_KEYS: LazyLock<OidcKeys> = LazyLock::new(|| OidcKeys {
+    op: OidcSigningKey::generate("educonnect-2026").unwrap(),
+    // Same kid: only the signature tells them apart.
+    attacker: OidcSigningKey::generate("educonnect-2026").unwrap(),
+});
+
+/// A copy of an OIDC key (the provider takes its own by value).
+pub fn dup_oidc(key: &OidcSigningKey) -> OidcSigningKey {
+    OidcSigningKey::from_pem(key.kid(), key.private_key_pem()).unwrap()
+}
+
+/// The provider's configuration in a bed served at `base`: the gateway's
+/// redirect URI and the simulated OIDC resource's are registered.
+pub fn op_config(base: &str) -> SimOidcOpConfig {
+    SimOidcOpConfig {
+        base_url: format!("{base}{OP_PATH}"),
+        client_id: OP_CLIENT_ID.to_owned(),
+        client_secret: OP_CLIENT_SECRET.to_owned(),
+        redirect_uris: vec![
+            GW_OIDC_CALLBACK.to_owned(),
+            format!("{base}{RP_PATH}/callback"),
+        ],
+        post_logout_redirect_uris: vec![GW_AFTER_LOGOUT.to_owned(), format!("{base}{RP_PATH}")],
+        signing_key: dup_oidc(&OIDC_KEYS.op),
+    }
+}
+
+/// What the test's CAS server answers to `serviceValidate`.
+const CAS_SUCCESS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas">
+  <cas:authenticationSuccess>
+    <cas:user>ido-7f3a9c</cas:user>
+    <cas:attributes>
+      <cas:UAI>0359991V</cas:UAI>
+      <cas:PRO>National_elv</cas:PRO>
+      <cas:DIV>6A##6e A</cas:DIV>
+      <cas:GRO>5-LATIN##Latin##6A</cas:GRO>
+      <cas:GRO>5-LV2-ESP##Espagnol &amp; culture##6A</cas:GRO>
+    </cas:attributes>
+  </cas:authenticationSuccess>
+</cas:serviceResponse>"#;
+
+const CAS_FAILURE: &str = r#"<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas">
+  <cas:authenticationFailure code="INVALID_TICKET">Ticket ST-2-bad not recognized</cas:authenticationFailure>
+</cas:serviceResponse>"#;
+
+/// The test's CAS server: `serviceValidate` succeeds for ticket `ST-1-good`
+/// and the resource's service URL only.
+fn fake_cas(base: &str) -> Router {
+    let service = format!("{base}{CAS_RESOURCE_PATH}/callback");
+    Router::new().route(
+        "/p3/serviceValidate",
+        axum::routing::get(
+            move |axum::extract::Query(q): axum::extract::Query<
+                std::collections::HashMap<String, String>,
+            >| {
+                let good = q.get("ticket").map(String::as_str) == Some("ST-1-good")
+                    && q.get("service") == Some(&service);
+                async move { if good { CAS_SUCCESS } else { CAS_FAILURE } }
+            },
+        ),
+    )
+}
+
+/// Serves the simulated OpenID provider, the simulated OIDC resource (its
+/// issuer: that provider) and the simulated CAS resource (its CAS server:
+/// the test's) on a fresh port.
+pub async fn serve_oidc_and_cas() -> Bed {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let rp = SimOidcRpConfig {
+        id: "resource-oidc".to_owned(),
+        display_name: "Ressource OIDC".to_owned(),
+        base_url: format!("{base}{RP_PATH}"),
+        issuer: format!("{base}{OP_PATH}"),
+        client_id: OP_CLIENT_ID.to_owned(),
+        client_secret: OP_CLIENT_SECRET.to_owned(),
+    };
+    let cas = SimCasClientConfig {
+        id: "resource-cas".to_owned(),
+        display_name: "Ressource CAS".to_owned(),
+        base_url: format!("{base}{CAS_RESOURCE_PATH}"),
+        cas_base: format!("{base}{FAKE_CAS_PATH}"),
+    };
+    let app = Router::new()
+        .nest(OP_PATH, sim_oidc_op_router(op_config(&base)))
+        .nest(RP_PATH, sim_oidc_rp_router(rp))
+        .nest(CAS_RESOURCE_PATH, sim_cas_client_router(cas))
+        .nest(FAKE_CAS_PATH, fake_cas(&base));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Bed {
+        base,
+        client: browser(),
+    }
+}
+
+/// The query parameters of a URL.
+pub fn query_params(url: &str) -> std::collections::BTreeMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// GET a JSON document.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// `url` with the query parameters `pairs`.
+pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    url::Url::parse_with_params(url, pairs).unwrap().into()
 }
