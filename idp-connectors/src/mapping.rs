@@ -1,5 +1,5 @@
-//! Attribute mapping: upstream attributes (SAML attribute names, later OIDC
-//! claims and trusted headers) to the canonical identity of `sso_core`.
+//! Attribute mapping: upstream attributes (SAML attribute names, OpenID
+//! Connect claims, trusted headers) to the canonical identity of `sso_core`.
 //!
 //! The rules are configuration, not code (issue "Core broker": a new identity
 //! provider needs no recompilation). Each rule reads one upstream attribute and
@@ -152,6 +152,20 @@ impl Mapping {
             subject: config.subject.clone(),
             rules,
         })
+    }
+
+    /// The upstream attribute names the mapping reads (rule sources and the
+    /// subject attribute), each once, in rule order.
+    pub fn upstream_names(&self) -> impl Iterator<Item = &str> {
+        let subject = match &self.subject {
+            SubjectSource::Attribute(name) => Some(name.as_str()),
+            SubjectSource::NameId => None,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        subject
+            .into_iter()
+            .chain(self.rules.iter().map(|rule| rule.from.as_str()))
+            .filter(move |name| seen.insert(*name))
     }
 
     /// Builds the canonical identity from the upstream name identifier and attributes.
@@ -407,6 +421,21 @@ map = { ENS = "National_ENS", DIR = "National_DIR" }
         assert_eq!(identity.subject, "prof@ac-rennes.fr");
         assert_eq!(identity.values(attr::UAI), ["0350001A", "0351234B"]);
         assert_eq!(identity.profiles(), vec![Profile::Ens]);
+    }
+
+    #[test]
+    fn upstream_names_are_listed_once() {
+        let m = mapping(EDUCONNECT);
+        let names: Vec<&str> = m.upstream_names().collect();
+        assert_eq!(
+            names,
+            [
+                "urn:oid:1.3.6.1.4.1.20326.10.999.1.57",
+                "urn:oid:2.5.4.4",
+                "urn:oid:1.3.6.1.4.1.20326.10.999.1.7",
+                "FrEduCtRefId"
+            ]
+        );
     }
 
     #[test]
