@@ -24,8 +24,8 @@ use sso_saml::keys::SigningKey;
 use sso_testbed::aaf::{self, AafSpec};
 use sso_testbed::people::{self, Degree};
 use sso_testbed::{
-    IdpKind, MediacentreApi, SimIdpConfig, SimSpConfig, sim_idp_metadata, sim_idp_router,
-    sim_sp_metadata, sim_sp_router,
+    IdpKind, MediacentreApi, SimCasClientConfig, SimIdpConfig, SimSpConfig,
+    sim_cas_client_router, sim_idp_metadata, sim_idp_router, sim_sp_metadata, sim_sp_router,
 };
 use tokio::net::TcpListener;
 
@@ -38,7 +38,7 @@ const EXAMPLE_SUBSCRIPTIONS: &str = include_str!("../../config/example/subscript
 /// SHA-256 of the example ENT's médiacentre token, replaced in the demo.
 const EXAMPLE_ENT_TOKEN_SHA256: &str =
     "68c3e7586cf495e0a404d00de514fded73c8a3480b5ef14c9de29bd050a9f6c9";
-const EXAMPLE_SERVICES: [(&str, &str); 3] = [
+const EXAMPLE_SERVICES: [(&str, &str); 4] = [
     (
         "ent-college.toml",
         include_str!("../../config/example/services/ent-college.toml"),
@@ -51,7 +51,15 @@ const EXAMPLE_SERVICES: [(&str, &str); 3] = [
         "espace-enseignants.toml",
         include_str!("../../config/example/services/espace-enseignants.toml"),
     ),
+    (
+        "atlas-cas.toml",
+        include_str!("../../config/example/services/atlas-cas.toml"),
+    ),
 ];
+
+/// The simulated CAS resource: its path under `/testbed/` and the host its
+/// example service file names.
+const CAS_RESOURCE: (&str, &str) = ("atlas", "https://atlas.demo.example/");
 
 /// Which store the demo uses.
 #[derive(Debug, Clone)]
@@ -122,12 +130,15 @@ const SPS: [DemoSp; 3] = [
 /// A service file with the example's access URLs, which name the
 /// publishers' hosts, pointing at the simulators under `/testbed/`.
 fn for_the_demo(text: &str, base_url: &str) -> String {
-    SPS.iter().fold(text.to_owned(), |text, sp| {
-        text.replace(
-            &format!("https://{}.demo.example/login", sp.path),
-            &format!("{base_url}/testbed/{}/login", sp.path),
-        )
-    })
+    let (cas_path, cas_host) = CAS_RESOURCE;
+    SPS.iter()
+        .fold(text.to_owned(), |text, sp| {
+            text.replace(
+                &format!("https://{}.demo.example/login", sp.path),
+                &format!("{base_url}/testbed/{}/login", sp.path),
+            )
+        })
+        .replace(cas_host, &format!("{base_url}/testbed/{cas_path}/"))
 }
 
 /// A running demo stack.
@@ -322,6 +333,16 @@ impl DemoStack {
             )?;
             simulators = simulators.nest(&format!("/testbed/{}", sp.path), sim_sp_router(sim));
         }
+        let (cas_path, _) = CAS_RESOURCE;
+        simulators = simulators.nest(
+            &format!("/testbed/{cas_path}"),
+            sim_cas_client_router(SimCasClientConfig {
+                id: cas_path.to_owned(),
+                display_name: "Atlas interactif de géographie".to_owned(),
+                base_url: format!("{base_url}/testbed/{cas_path}"),
+                cas_base: format!("{base_url}/cas"),
+            }),
+        );
         for (name, text) in EXAMPLE_SERVICES {
             // The ENT's médiacentre token is generated for each demo.
             let text = for_the_demo(text, base_url)

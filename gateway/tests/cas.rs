@@ -428,3 +428,36 @@ async fn logout_reaches_the_cas_service_and_never_redirects_elsewhere_in_memory(
         page.body
     );
 }
+
+/// The demo's CAS resource (the testbed's CAS client, which validates its
+/// tickets at `/cas/p3/serviceValidate` and parses the XML itself) opens
+/// from the médiacentre of a pupil logged in over SAML, with no second
+/// login: it receives the values the SAML ENT received and its own
+/// identifier; logout reaches it.
+#[tokio::test]
+async fn the_mediacentre_opens_the_cas_resource_with_no_second_login_in_memory() {
+    let stack = Stack::memory().await;
+    let mut pupil = Browser::new();
+    login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
+    let ent = stack.sp_state("ent").await["last_attributes"].clone();
+
+    pupil.visited.clear();
+    let page = pupil
+        .open(&stack.url("/mediacentre/ouvrir/atlas-cas"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(pupil.went_through("/cas/login"), "{:?}", pupil.visited);
+    assert!(!pupil.went_through("/testbed/educonnect"), "no second login");
+    let atlas = stack.sp_state("atlas").await;
+    assert_eq!(atlas["logins"], 1, "{atlas}");
+    let received = &atlas["last_attributes"];
+    assert_eq!(received["UAI"], ent["UAI"], "{atlas}");
+    assert_eq!(received["DIV"], ent["DIV"], "{atlas}");
+    assert_eq!(received["PRO"][0], "National_ELV");
+    assert_eq!(received["IDO"][0], atlas["last_user"], "IDO is its cas:user");
+    assert_ne!(atlas["last_user"], ent["IDO"][0], "its own identifier");
+
+    let page = pupil.open(&stack.url("/logout")).await;
+    assert!(page.body.contains("Atlas interactif de géographie"), "{}", page.body);
+    assert_eq!(stack.sp_state("atlas").await["logouts_received"], 1);
+}

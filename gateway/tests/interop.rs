@@ -7,12 +7,14 @@
 //!    service, gets a signed AuthnRequest through and accepts the Response;
 //! 3. the upstream connector accepts a Response from a pysaml2 identity
 //!    provider (`Server`), signed, and encrypted when the cipher is one the
-//!    gateway allows.
+//!    gateway allows;
+//! 4. a CAS 3.0 client (python-cas) validates a service ticket the gateway
+//!    issued and reads its attributes, and is refused the same ticket again.
 //!
 //! Each acceptance has its negative control: the same message with one
 //! byte changed (an attribute value, a signature, a ciphertext) is refused,
 //! and so are the algorithms the gateway does not allow. These tests need `xmlsec1` and a
-//! Python with pysaml2 named by `SSO_TEST_PYTHON`; `./scripts/test.sh`
+//! Python with pysaml2 and python-cas named by `SSO_TEST_PYTHON`; `./scripts/test.sh`
 //! provides both, and without them the tests fail (they never skip). The
 //! Python peers are in `tests/interop/`.
 
@@ -37,9 +39,9 @@ use sso_store::MemoryStore;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use common::{Browser, SamlForm, Stack, link, saml_form};
+use common::{Browser, SamlForm, Stack, link, login_at_ent, saml_form};
 
-const SETUP: &str = "run ./scripts/test.sh: it installs xmlsec1, creates .venv with pysaml2 \
+const SETUP: &str = "run ./scripts/test.sh: it installs xmlsec1, creates .venv with pysaml2 and python-cas \
                      and exports SSO_TEST_PYTHON";
 
 const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion";
@@ -554,4 +556,54 @@ fn flip_alphanumeric(text: &str, from: usize) -> String {
         .unwrap();
     let new = if &text[at..=at] == "A" { "B" } else { "A" };
     format!("{}{new}{}", &text[..at], &text[at + 1..])
+}
+
+/// A CAS 3.0 client nobody here wrote (python-cas) validates a ticket the
+/// gateway issued for a CAS service, and reads the released attributes; the
+/// same ticket is refused to it the second time (negative control).
+#[tokio::test]
+async fn python_cas_validates_a_ticket_and_is_refused_its_reuse() {
+    let service = "http://127.0.0.1:9/cas-client/callback";
+    let stack = Stack::memory_with(vec![(
+        "cas-python.toml".to_owned(),
+        format!(
+            "id = \"cas-python\"\ndisplay_name = \"Client CAS python\"\nkind = \"ent\"\n\n[cas]\nservices = [\"{service}\"]\n\n[release]\nattributes = [\"IDO\", \"UAI\", \"PRO\", \"DIV\"]\n"
+        ),
+    )])
+    .await;
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+    let ent = stack.sp_state("ent").await["last_attributes"].clone();
+    let server = stack.url("/cas/");
+    let login = browser
+        .redirect_target(&format!(
+            "{}?service={}",
+            stack.url("/cas/login"),
+            url::form_urlencoded::byte_serialize(service.as_bytes()).collect::<String>()
+        ))
+        .await;
+    let ticket = login
+        .strip_prefix(&format!("{service}?ticket="))
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_owned();
+
+    let answer = python("cas_client.py", &[&server, service, &ticket], "")
+        .await
+        .stdout("python-cas");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let user = answer["user"].as_str().unwrap();
+    assert_eq!(user.len(), 64, "{answer}");
+    assert_eq!(answer["attributes"]["UAI"], ent["UAI"][0], "{answer}");
+    assert_eq!(answer["attributes"]["IDO"], user, "{answer}");
+    assert_eq!(answer["attributes"]["isFromNewLogin"], "false", "{answer}");
+    // The login URL python-cas builds is one the gateway answers.
+    let login_url = answer["login_url"].as_str().unwrap();
+    let again = browser.redirect_target(login_url).await;
+    assert!(again.starts_with(&format!("{service}?ticket=ST-")), "{again}");
+
+    let reused = python("cas_client.py", &[&server, service, &ticket], "")
+        .await
+        .stdout("python-cas");
+    let reused: serde_json::Value = serde_json::from_str(&reused).unwrap();
+    assert!(reused["user"].is_null(), "{reused}");
 }

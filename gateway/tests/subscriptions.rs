@@ -170,7 +170,7 @@ async fn the_cli_imports_a_valid_file_and_refuses_a_bad_one_whole() {
     std::fs::write(&good, EXAMPLE).unwrap();
     let (ok, stdout, stderr) = cli(&config, &redis, &["import", good.to_str().unwrap()]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("5 subscriptions imported"), "{stdout}");
+    assert!(stdout.contains("6 subscriptions imported"), "{stdout}");
     let (ok, listed, _) = cli(&config, &redis, &["list", "--uai", "0359992W"]);
     assert!(ok);
     assert_eq!(listed.matches("\"idAbonnement\"").count(), 2, "{listed}");
@@ -202,7 +202,7 @@ async fn the_mediacentre_lists_what_each_user_may_open_in_memory() {
     login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
     assert_eq!(
         mediacentre_of(&stack, &mut pupil).await,
-        ["ark:/99999/manuel-maths"]
+        ["ark:/99999/atlas-geo", "ark:/99999/manuel-maths"]
     );
     let page = pupil.open(&stack.url("/mediacentre")).await;
     assert!(page.body.contains("<h1>Médiacentre</h1>"), "{}", page.body);
@@ -223,9 +223,14 @@ async fn the_mediacentre_lists_what_each_user_may_open_in_memory() {
 
     let mut teacher = Browser::new();
     login_at_ent(&stack, &mut teacher, "agents", "prof.blanc").await;
-    let mut listed = mediacentre_of(&stack, &mut teacher).await;
-    listed.sort();
-    assert_eq!(listed, ["ark:/99999/banque-ens", "ark:/99999/manuel-maths"]);
+    assert_eq!(
+        mediacentre_of(&stack, &mut teacher).await,
+        [
+            "ark:/99999/atlas-geo",
+            "ark:/99999/banque-ens",
+            "ark:/99999/manuel-maths"
+        ]
+    );
 
     let mut parent = Browser::new();
     login_at_ent(&stack, &mut parent, "educonnect", "parent.martin").await;
@@ -234,16 +239,19 @@ async fn the_mediacentre_lists_what_each_user_may_open_in_memory() {
     assert!(page.body.contains("Aucune ressource"), "{}", page.body);
 }
 
+/// The resource ids of a user's médiacentre, sorted.
 async fn mediacentre_at(base: &str, browser: &mut Browser) -> Vec<String> {
     let page = browser.open(&format!("{base}/api/mediacentre")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let json: serde_json::Value = serde_json::from_str(&page.body).unwrap();
-    json["ressources"]
+    let mut listed: Vec<String> = json["ressources"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["idRessource"].as_str().unwrap().to_owned())
-        .collect()
+        .collect();
+    listed.sort();
+    listed
 }
 
 /// Each replica keeps its schools' decoded subscriptions in memory; a change
@@ -255,7 +263,7 @@ async fn a_subscription_change_reaches_every_replica_at_its_next_listing_on_redi
     let other = stack.gateway_at_another_url().await;
     let mut pupil = Browser::new();
     login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
-    let textbook = ["ark:/99999/manuel-maths"];
+    let textbook = ["ark:/99999/atlas-geo", "ark:/99999/manuel-maths"];
     assert_eq!(
         mediacentre_at(&stack.stack.base_url, &mut pupil).await,
         textbook
@@ -263,7 +271,11 @@ async fn a_subscription_change_reaches_every_replica_at_its_next_listing_on_redi
     assert_eq!(mediacentre_at(&other, &mut pupil).await, textbook);
 
     let store = stack.stack.state.store.as_ref();
-    for id in ["ABO-MANUEL-0359991V", "ABO-MANUEL-0359992W"] {
+    for id in [
+        "ABO-ATLAS-0359991V",
+        "ABO-MANUEL-0359991V",
+        "ABO-MANUEL-0359992W",
+    ] {
         assert!(subscriptions::delete(store, id).await.unwrap(), "{id}");
     }
     assert!(mediacentre_at(&other, &mut pupil).await.is_empty());

@@ -25,7 +25,7 @@ use sp_registry::ServiceDefinition;
 use sso_core::Identity;
 
 use super::CookieJar;
-use super::downstream::{browser_binding, proceed};
+use super::downstream::{browser_binding, may_open, needs_step_up, proceed};
 use crate::cas::{self, FailureCode, TicketGrant};
 use crate::error::WebError;
 use crate::session::{Answer, Flow, Participant, Session, Via};
@@ -58,6 +58,28 @@ pub async fn login(
         .by_cas_service(&service_url)
         .map_err(|err| WebError::UnknownService(err.to_string()))?;
     let renew = flag(query.renew.as_deref());
+    // A live session that satisfies the service answers at once: no flow
+    // to store and read back.
+    if !renew
+        && let Some(session_id) = jar.get(&state.config.session.cookie_name)
+        && let Some(session) = state
+            .sessions()
+            .get(session_id, Utc::now().timestamp())
+            .await?
+        && !needs_step_up(service, &session.identity)
+    {
+        let identity = may_open(&state, service, &session.identity).await?;
+        return ticket_answer(
+            &state,
+            session_id,
+            &session,
+            service,
+            &identity,
+            &service_url,
+            false,
+        )
+        .await;
+    }
     let (browser, cookie) = browser_binding(&state, &jar);
     let flow = Flow {
         service_id: service.id.clone(),
