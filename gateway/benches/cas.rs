@@ -38,9 +38,11 @@ async fn run() -> BenchResult<()> {
     let definition = format!(
         "id = \"bench-cas\"\ndisplay_name = \"Bench CAS\"\nkind = \"ent\"\n\n[cas]\nservices = [\"{SERVICE}\"]\n\n[release]\nattributes = [\"IDO\", \"UAI\", \"PRO\", \"NOM\", \"PRE\", \"DIV\"]\n"
     );
-    let stack =
-        DemoStack::spawn_with(DemoStore::Redis(redis.url()), vec![("bench-cas.toml".into(), definition)])
-            .await?;
+    let stack = DemoStack::spawn_with(
+        DemoStore::Redis(redis.url()),
+        vec![("bench-cas.toml".into(), definition)],
+    )
+    .await?;
     let mut identity = Identity::new("educonnect", "bench-pupil", chrono::Utc::now().timestamp());
     identity.push(attr::PROFILE, "National_ELV");
     identity.push(attr::UAI, "0359991V");
@@ -122,9 +124,13 @@ async fn run() -> BenchResult<()> {
     println!("| figure | value |");
     println!("|---|---|");
     let (p50, p99, max) = percentiles(issue);
-    println!("| /cas/login from a session (ticket stored), {ROUNDS} rounds: p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs |");
+    println!(
+        "| /cas/login from a session (ticket stored), {ROUNDS} rounds: p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs |"
+    );
     let (p50, p99, max) = percentiles(whole);
-    println!("| login + p3/serviceValidate (ticket consumed, attributes): p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs |");
+    println!(
+        "| login + p3/serviceValidate (ticket consumed, attributes): p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs |"
+    );
     println!(
         "| CPU time per exchange, whole process (gateway, HTTP client, Redis client) | {:.0} µs (wall {:.0} µs) |",
         cpu.as_secs_f64() * 1e6 / ROUNDS as f64,

@@ -24,8 +24,8 @@ use sso_saml::keys::SigningKey;
 use sso_testbed::aaf::{self, AafSpec};
 use sso_testbed::people::{self, Degree};
 use sso_testbed::{
-    IdpKind, MediacentreApi, SimCasClientConfig, SimIdpConfig, SimSpConfig,
-    sim_cas_client_router, sim_idp_metadata, sim_idp_router, sim_sp_metadata, sim_sp_router,
+    IdpKind, MediacentreApi, SimCasClientConfig, SimIdpConfig, SimSpConfig, sim_cas_client_router,
+    sim_idp_metadata, sim_idp_router, sim_sp_metadata, sim_sp_router,
 };
 use tokio::net::TcpListener;
 

@@ -447,17 +447,27 @@ async fn the_mediacentre_opens_the_cas_resource_with_no_second_login_in_memory()
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(pupil.went_through("/cas/login"), "{:?}", pupil.visited);
-    assert!(!pupil.went_through("/testbed/educonnect"), "no second login");
+    assert!(
+        !pupil.went_through("/testbed/educonnect"),
+        "no second login"
+    );
     let atlas = stack.sp_state("atlas").await;
     assert_eq!(atlas["logins"], 1, "{atlas}");
     let received = &atlas["last_attributes"];
     assert_eq!(received["UAI"], ent["UAI"], "{atlas}");
     assert_eq!(received["DIV"], ent["DIV"], "{atlas}");
     assert_eq!(received["PRO"][0], "National_ELV");
-    assert_eq!(received["IDO"][0], atlas["last_user"], "IDO is its cas:user");
+    assert_eq!(
+        received["IDO"][0], atlas["last_user"],
+        "IDO is its cas:user"
+    );
     assert_ne!(atlas["last_user"], ent["IDO"][0], "its own identifier");
 
     let page = pupil.open(&stack.url("/logout")).await;
-    assert!(page.body.contains("Atlas interactif de géographie"), "{}", page.body);
+    assert!(
+        page.body.contains("Atlas interactif de géographie"),
+        "{}",
+        page.body
+    );
     assert_eq!(stack.sp_state("atlas").await["logouts_received"], 1);
 }

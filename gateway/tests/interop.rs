@@ -599,7 +599,10 @@ async fn python_cas_validates_a_ticket_and_is_refused_its_reuse() {
     // The login URL python-cas builds is one the gateway answers.
     let login_url = answer["login_url"].as_str().unwrap();
     let again = browser.redirect_target(login_url).await;
-    assert!(again.starts_with(&format!("{service}?ticket=ST-")), "{again}");
+    assert!(
+        again.starts_with(&format!("{service}?ticket=ST-")),
+        "{again}"
+    );
 
     let reused = python("cas_client.py", &[&server, service, &ticket], "")
         .await
