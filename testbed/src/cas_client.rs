@@ -382,11 +382,7 @@ pub fn sim_cas_client_router(config: SimCasClientConfig) -> Router {
         config,
         sessions: Mutex::new(Expiring::new(SESSION_TTL)),
         counters: Mutex::new(Counters::default()),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default(),
+        http: web::back_channel_client(),
     });
     Router::new()
         .route("/", get(home))

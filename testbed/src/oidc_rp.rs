@@ -630,11 +630,7 @@ pub fn sim_oidc_rp_router(config: SimOidcRpConfig) -> Router {
         sessions: Mutex::new(Expiring::new(SESSION_TTL)),
         seen_jti: Mutex::new(Expiring::new(JTI_TTL)),
         counters: Mutex::new(Counters::default()),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default(),
+        http: web::back_channel_client(),
     });
     Router::new()
         .route("/", get(home))

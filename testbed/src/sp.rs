@@ -211,11 +211,7 @@ pub fn sim_sp_router(config: SimSpConfig) -> Router {
         flows: Mutex::new(Expiring::new(FLOW_TTL)),
         sessions: Mutex::new(Expiring::new(SESSION_TTL)),
         counters: Mutex::new(Counters::default()),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default(),
+        http: web::back_channel_client(),
     });
     Router::new()
         .route("/", get(home))

@@ -169,6 +169,16 @@ impl<V> Expiring<V> {
     }
 }
 
+/// The client a simulator calls the gateway with, server to server: no
+/// redirect followed, 5 s timeout.
+pub(crate) fn back_channel_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
