@@ -176,7 +176,7 @@ async fn the_admin_api_manages_subscriptions() {
         .unwrap();
     assert_eq!(
         listed["abonnements"].as_array().unwrap().len(),
-        2,
+        3,
         "{listed}"
     );
     let refused = client.get(url("")).send().await.unwrap();
