@@ -108,6 +108,11 @@ pub enum LoadErrorKind {
     /// hexadecimal characters.
     #[error("expected a SHA-256 digest as 64 hexadecimal characters")]
     NotASha256,
+    /// A custom release name that cannot be a CAS attribute element.
+    #[error(
+        "{0:?} cannot be a CAS attribute: a service with [cas] needs XML names (letters, digits, '_', '-', '.', not starting with a digit, '-' or '.')"
+    )]
+    NotAnXmlName(String),
     /// `identifier.current_as` without a pinned `identifier.key`.
     #[error("current_as is only allowed with key (a service pinned to a previous secret)")]
     CurrentAsWithoutKey,

@@ -52,6 +52,9 @@ pub use identifier::{
 pub use oidc::{ClientType, IdTokenAlg, JwksError, OidcClient, TokenAuthMethod};
 pub use pattern::{PatternError, ServicePattern, UriError, UrlError};
 pub use registry::Registry;
-pub use release::{AttributeSource, GAR_ATTRIBUTES, ReleasePolicy, ReleaseRule, ReleasedAttribute};
+pub use release::{
+    AttributeSource, GAR_ATTRIBUTES, ReleasePolicy, ReleaseRule, ReleasedAttribute,
+    is_xml_element_name,
+};
 pub use saml::{AcsError, NameIdFormat, SamlService};
 pub use service::{Mediacentre, Protocol, ServiceDefinition, ServiceKind};

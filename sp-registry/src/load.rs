@@ -31,6 +31,7 @@ use crate::format::{
 use crate::identifier::IdentifierScope;
 use crate::release::{
     AttributeSource, NEVER_RELEASED, ReleasePolicy, ReleaseRule, canonical_name, gar_source,
+    is_xml_element_name,
 };
 use crate::saml::SamlService;
 use crate::service::{Mediacentre, ServiceDefinition, ServiceKind};
@@ -262,7 +263,7 @@ impl Checker<'_> {
                 self.check_name(key, "identifier.key");
                 key.get_ref().clone()
             });
-        let release = self.release(raw.release);
+        let release = self.release(raw.release, raw.cas.is_some());
         let identifier_current_as = raw
             .identifier
             .as_ref()
@@ -389,7 +390,10 @@ impl Checker<'_> {
         }
     }
 
-    fn release(&mut self, raw: Option<RawRelease>) -> ReleasePolicy {
+    /// The release policy; `cas`: the service speaks CAS, whose answers
+    /// carry each attribute as an XML element, so custom names must be XML
+    /// names.
+    fn release(&mut self, raw: Option<RawRelease>, cas: bool) -> ReleasePolicy {
         let Some(raw) = raw else {
             return ReleasePolicy::default();
         };
@@ -427,6 +431,11 @@ impl Checker<'_> {
             }
             if !seen.insert(name.get_ref().clone()) {
                 let reason = LoadErrorKind::DuplicateAttribute(name.get_ref().clone());
+                self.push(&name.span(), "release.custom", reason);
+                continue;
+            }
+            if cas && !is_xml_element_name(name.get_ref()) {
+                let reason = LoadErrorKind::NotAnXmlName(name.get_ref().clone());
                 self.push(&name.span(), "release.custom", reason);
                 continue;
             }

@@ -106,3 +106,13 @@ pub(crate) fn canonical_name(name: &str) -> Option<&'static str> {
         .copied()
         .find(|canonical| *canonical == name)
 }
+/// Whether `name` can be written as a CAS attribute element (`cas:<name>`):
+/// an XML NCName restricted to ASCII letters, digits, `_`, `-` and `.`, not
+/// starting with a digit, `-` or `.`. Every GAR name is one.
+pub fn is_xml_element_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}

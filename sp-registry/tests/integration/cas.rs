@@ -338,3 +338,40 @@ fn lookups_refuse_look_alike_urls() {
         );
     }
 }
+
+/// CAS writes each attribute as an element: a custom release name that is
+/// not an XML name is refused for a CAS service, while the same name loads
+/// for a service without `[cas]` (positive control), and an XML custom name
+/// loads for the CAS service.
+#[test]
+fn cas_release_names_must_be_xml_names() {
+    let custom = "\n[release]\nattributes = [\"IDO\"]\n[release.custom]\n\"urn:oid:2.5.4.42\" = \"given_name\"\n";
+    let (folder, error) = only_error(&append(custom));
+    assert_at(
+        &error,
+        &folder,
+        "svc.toml",
+        Some(11),
+        Some("release.custom"),
+    );
+    assert!(
+        matches!(&error.reason, LoadErrorKind::NotAnXmlName(name) if name == "urn:oid:2.5.4.42"),
+        "{error}"
+    );
+    loads(&append(&custom.replace("urn:oid:2.5.4.42", "prenom")));
+
+    let saml = format!(
+        "id = \"saml-res\"\ndisplay_name = \"S\"\nkind = \"ent\"\n[saml]\nentity_id = \"https://saml-res.example.fr/sp\"\nacs = [{{ url = \"https://saml-res.example.fr/acs\", binding = \"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" }}]\nrequire_signed_authn_requests = false\n{custom}"
+    );
+    loads(&saml);
+}
+
+#[test]
+fn xml_element_names() {
+    for good in ["UAI", "P_MEL", "E_MS1", "_x", "a.b-c"] {
+        assert!(sp_registry::is_xml_element_name(good), "{good}");
+    }
+    for bad in ["", "1A", "-a", ".a", "urn:oid:2.5.4.42", "a b", "a>b", "é"] {
+        assert!(!sp_registry::is_xml_element_name(bad), "{bad}");
+    }
+}
