@@ -25,7 +25,7 @@ use sp_registry::ServiceDefinition;
 use sso_core::Identity;
 
 use super::CookieJar;
-use super::downstream::{browser_binding, may_open, needs_step_up, proceed};
+use super::downstream::{browser_binding, may_open, needs_step_up, proceed, record_participant};
 use crate::cas::{self, FailureCode, TicketGrant};
 use crate::error::WebError;
 use crate::session::{Answer, Flow, Participant, Session, Via};
@@ -135,29 +135,16 @@ pub(super) async fn ticket_answer(
     };
     let ttl = std::time::Duration::from_secs(state.config.cas.ticket_ttl_seconds);
     sso_store::put_json(state.store.as_ref(), &cas::ticket_key(&ticket), &grant, ttl).await?;
-    let now = Utc::now().timestamp();
-    let sessions = state.sessions();
-    sessions
-        .add_participant(
-            session_id,
-            session,
-            &Participant {
-                service_id: service.id.clone(),
-                name_id: user.clone(),
-                name_id_format: String::new(),
-                session_index: ticket.clone(),
-                via: Via::Cas {
-                    service_url: service_url.to_owned(),
-                },
-            },
-            now,
-        )
-        .await?;
-    if service.mediacentre_api_token_sha256.is_some() {
-        sessions
-            .link_service_user(&service.id, &user, session_id, session, now)
-            .await?;
-    }
+    let participant = Participant {
+        service_id: service.id.clone(),
+        name_id: user,
+        name_id_format: String::new(),
+        session_index: ticket.clone(),
+        via: Via::Cas {
+            service_url: service_url.to_owned(),
+        },
+    };
+    record_participant(state, session_id, session, service, &participant).await?;
     tracing::info!(service = %service.id, idp = %identity.idp, "service ticket issued");
     Ok(Redirect::to(&with_parameter(service_url, "ticket", &ticket)).into_response())
 }

@@ -405,7 +405,6 @@ async fn saml_response(
     flow: &SamlAnswer<'_>,
 ) -> Result<Response, WebError> {
     let saml = saml_of(service)?;
-    let sessions = state.sessions();
     let (name_id, name_id_format) = service.name_id(identity, &state.identifier_keys)?;
     let attributes = service
         .release(identity, &state.identifier_keys)?
@@ -465,27 +464,39 @@ async fn saml_response(
     .await
     .map_err(|err| WebError::Internal(err.to_string()))?
     .map_err(|err| WebError::Internal(err.to_string()))?;
+    let participant = Participant {
+        service_id: service.id.clone(),
+        name_id,
+        name_id_format: name_id_format.to_owned(),
+        session_index,
+        via: Via::Saml,
+    };
+    record_participant(state, session_id, session, service, &participant).await?;
+    tracing::info!(service = %service.id, idp = %identity.idp, "assertion issued");
+    Ok(post_page(flow.acs_url, &xml, flow.relay_state))
+}
+
+/// Records a service that was just answered as a participant of the
+/// session (for logout) and, for an ENT that may call the médiacentre API,
+/// links the identifier it received to the session.
+pub(super) async fn record_participant(
+    state: &AppState,
+    session_id: &str,
+    session: &Session,
+    service: &ServiceDefinition,
+    participant: &Participant,
+) -> Result<(), WebError> {
+    let sessions = state.sessions();
+    let now = Utc::now().timestamp();
     sessions
-        .add_participant(
-            session_id,
-            session,
-            &Participant {
-                service_id: service.id.clone(),
-                name_id: name_id.clone(),
-                name_id_format: name_id_format.to_owned(),
-                session_index,
-                via: Via::Saml,
-            },
-            now.timestamp(),
-        )
+        .add_participant(session_id, session, participant, now)
         .await?;
     if service.mediacentre_api_token_sha256.is_some() {
         sessions
-            .link_service_user(&service.id, &name_id, session_id, session, now.timestamp())
+            .link_service_user(&service.id, &participant.name_id, session_id, session, now)
             .await?;
     }
-    tracing::info!(service = %service.id, idp = %identity.idp, "assertion issued");
-    Ok(post_page(flow.acs_url, &xml, flow.relay_state))
+    Ok(())
 }
 
 /// Answers a passive flow without a session: a SAML Response with status
