@@ -52,6 +52,49 @@ pub struct GatewayConfig {
     /// The CAS 3.0 server.
     #[serde(default)]
     pub cas: CasConfig,
+    /// The OpenID Connect provider.
+    #[serde(default)]
+    pub oidc_provider: OidcProviderConfig,
+}
+
+/// `[oidc_provider]`: the gateway as OpenID Connect provider of the
+/// downstream services.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcProviderConfig {
+    /// Signing keys, in order: the first of each algorithm signs, the later
+    /// ones are published only (rotation).
+    pub keys: Vec<OidcKeyConfig>,
+    /// Lifetime of an authorization code (seconds, 1 to 600).
+    pub code_ttl_seconds: u64,
+    /// Lifetime of ID tokens (seconds, 60 to 3600).
+    pub id_token_lifetime_seconds: u64,
+    /// Lifetime of access tokens (seconds, 60 to 3600).
+    pub access_token_lifetime_seconds: u64,
+    /// Time budget of each back-channel logout POST (milliseconds).
+    pub logout_timeout_ms: u64,
+}
+
+impl Default for OidcProviderConfig {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            code_ttl_seconds: 60,
+            id_token_lifetime_seconds: 300,
+            access_token_lifetime_seconds: 600,
+            logout_timeout_ms: 2000,
+        }
+    }
+}
+
+/// `[[oidc_provider.keys]]`: one signing key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcKeyConfig {
+    /// Key id, published in the JWKS and named in each token's header.
+    pub kid: String,
+    /// PEM private key: EC P-256 (ES256) or RSA of at least 2048 bits (RS256).
+    pub file: Spanned<PathBuf>,
 }
 
 /// `[cas]`: the gateway as CAS 3.0 server of the downstream services.

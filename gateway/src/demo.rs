@@ -24,8 +24,9 @@ use sso_saml::keys::SigningKey;
 use sso_testbed::aaf::{self, AafSpec};
 use sso_testbed::people::{self, Degree};
 use sso_testbed::{
-    IdpKind, MediacentreApi, SimCasClientConfig, SimIdpConfig, SimSpConfig, sim_cas_client_router,
-    sim_idp_metadata, sim_idp_router, sim_sp_metadata, sim_sp_router,
+    IdpKind, MediacentreApi, SimCasClientConfig, SimIdpConfig, SimOidcRpConfig, SimSpConfig,
+    sim_cas_client_router, sim_idp_metadata, sim_idp_router, sim_oidc_rp_router, sim_sp_metadata,
+    sim_sp_router,
 };
 use tokio::net::TcpListener;
 
@@ -38,7 +39,10 @@ const EXAMPLE_SUBSCRIPTIONS: &str = include_str!("../../config/example/subscript
 /// SHA-256 of the example ENT's médiacentre token, replaced in the demo.
 const EXAMPLE_ENT_TOKEN_SHA256: &str =
     "68c3e7586cf495e0a404d00de514fded73c8a3480b5ef14c9de29bd050a9f6c9";
-const EXAMPLE_SERVICES: [(&str, &str); 4] = [
+/// SHA-256 of the example OIDC resource's client secret, replaced in the demo.
+const EXAMPLE_LABO_SECRET_SHA256: &str =
+    "2a5fa51354129c966d6c1fdf0a243e923554ca291e58069bc5793fb772c4db52";
+const EXAMPLE_SERVICES: [(&str, &str); 5] = [
     (
         "ent-college.toml",
         include_str!("../../config/example/services/ent-college.toml"),
@@ -55,11 +59,19 @@ const EXAMPLE_SERVICES: [(&str, &str); 4] = [
         "atlas-cas.toml",
         include_str!("../../config/example/services/atlas-cas.toml"),
     ),
+    (
+        "labo-sciences-oidc.toml",
+        include_str!("../../config/example/services/labo-sciences-oidc.toml"),
+    ),
 ];
 
 /// The simulated CAS resource: its path under `/testbed/` and the host its
 /// example service file names.
 const CAS_RESOURCE: (&str, &str) = ("atlas", "https://atlas.demo.example/");
+
+/// The simulated OpenID Connect resource: its path under `/testbed/`, the
+/// origin its example service file names, and its client id.
+const OIDC_RESOURCE: (&str, &str, &str) = ("labo", "https://labo.demo.example", "labo-sciences");
 
 /// Which store the demo uses.
 #[derive(Debug, Clone)]
@@ -131,6 +143,7 @@ const SPS: [DemoSp; 3] = [
 /// publishers' hosts, pointing at the simulators under `/testbed/`.
 fn for_the_demo(text: &str, base_url: &str) -> String {
     let (cas_path, cas_host) = CAS_RESOURCE;
+    let (oidc_path, oidc_origin, _) = OIDC_RESOURCE;
     SPS.iter()
         .fold(text.to_owned(), |text, sp| {
             text.replace(
@@ -139,6 +152,7 @@ fn for_the_demo(text: &str, base_url: &str) -> String {
             )
         })
         .replace(cas_host, &format!("{base_url}/testbed/{cas_path}/"))
+        .replace(oidc_origin, &format!("{base_url}/testbed/{oidc_path}"))
 }
 
 /// A running demo stack.
@@ -177,6 +191,23 @@ fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), DemoError> {
 
 fn key(name: &str) -> Result<SigningKey, DemoError> {
     SigningKey::generate_self_signed(name).map_err(|err| DemoError::Keys(err.to_string()))
+}
+
+/// A fresh OpenID provider key in PKCS#8 PEM: EC P-256 or RSA 2048.
+fn oidc_key(ec: bool) -> Result<Vec<u8>, DemoError> {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    let key = if ec {
+        EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)
+            .and_then(|group| EcKey::generate(&group))
+            .and_then(PKey::from_ec_key)
+    } else {
+        Rsa::generate(2048).and_then(PKey::from_rsa)
+    };
+    key.and_then(|key| key.private_key_to_pem_pkcs8())
+        .map_err(|err| DemoError::Keys(err.to_string()))
 }
 
 fn write_key(dir: &Path, stem: &str, key: &SigningKey) -> Result<(), DemoError> {
@@ -239,6 +270,8 @@ impl DemoStack {
         let gateway_encryption = key("sso-gateway encryption (demo)")?;
         write_key(dir, "gateway-signing", &gateway_signing)?;
         write_key(dir, "gateway-encryption", &gateway_encryption)?;
+        write(&dir.join("keys/oidc-es256.key"), oidc_key(true)?)?;
+        write(&dir.join("keys/oidc-rs256.key"), oidc_key(false)?)?;
         write(&dir.join("keys/identifier.secret"), crate::random_token())?;
         write(
             &dir.join("keys/identifier-2025.secret"),
@@ -343,10 +376,25 @@ impl DemoStack {
                 cas_base: format!("{base_url}/cas"),
             }),
         );
+        let (oidc_path, _, client_id) = OIDC_RESOURCE;
+        let labo_secret = crate::random_token();
+        simulators = simulators.nest(
+            &format!("/testbed/{oidc_path}"),
+            sim_oidc_rp_router(SimOidcRpConfig {
+                id: oidc_path.to_owned(),
+                display_name: "Laboratoire virtuel de sciences".to_owned(),
+                base_url: format!("{base_url}/testbed/{oidc_path}"),
+                issuer: urls.oidc_issuer.clone(),
+                client_id: client_id.to_owned(),
+                client_secret: labo_secret.clone(),
+            }),
+        );
         for (name, text) in EXAMPLE_SERVICES {
-            // The ENT's médiacentre token is generated for each demo.
+            // The ENT's médiacentre token and the OIDC resource's secret
+            // are generated for each demo.
             let text = for_the_demo(text, base_url)
-                .replace(EXAMPLE_ENT_TOKEN_SHA256, &crate::digest(&ent_token));
+                .replace(EXAMPLE_ENT_TOKEN_SHA256, &crate::digest(&ent_token))
+                .replace(EXAMPLE_LABO_SECRET_SHA256, &crate::digest(&labo_secret));
             write(&dir.join("services").join(name), &text)?;
         }
         Ok(simulators)

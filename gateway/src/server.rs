@@ -69,6 +69,7 @@ pub async fn build(
         identifier_keys,
         pages,
         admin_token,
+        oidc_keys,
     } = prepared;
     for (source, connector) in metadata_sources.into_iter().zip(connectors.iter()) {
         source.spawn_refresh(Arc::clone(connector), http.clone());
@@ -96,6 +97,7 @@ pub async fn build(
         admin_token,
         demo_link,
         school_cache: Arc::default(),
+        oidc_keys,
     };
     Ok((crate::web::router(state.clone()), state))
 }

@@ -67,6 +67,12 @@ pub enum Via {
         /// The service URL the ticket was issued for.
         service_url: String,
     },
+    /// OpenID Connect: a back-channel logout token naming `sub` and `sid`
+    /// (the participant's `name_id` and `session_index`).
+    Oidc {
+        /// The client it was issued to.
+        client_id: String,
+    },
 }
 
 /// A downstream request waiting for a login.
@@ -102,6 +108,9 @@ pub enum Answer {
         /// The `service` URL of the request (matched a registered pattern).
         service_url: String,
     },
+    /// An OpenID Connect authorization code, the browser sent back to the
+    /// registered redirect URI.
+    Oidc(crate::oidc::AuthorizationRequest),
 }
 
 /// A validated login waiting for the user to choose an académie.

@@ -15,6 +15,7 @@ use sso_saml::keys::SigningKey;
 use sso_store::Store;
 
 use crate::config::{ConfigProblem, ConfigProblems, GatewayConfig, LoadedConfig};
+use crate::oidc::ProviderKeys;
 use crate::pages::Pages;
 use crate::registry::SharedRegistry;
 use crate::session::Sessions;
@@ -36,6 +37,18 @@ pub struct Urls {
     pub sp_acs: String,
     /// Upstream SP: single logout.
     pub sp_slo: String,
+    /// OpenID provider: issuer identifier (the base URL).
+    pub oidc_issuer: String,
+    /// OpenID provider: authorization endpoint.
+    pub oidc_authorize: String,
+    /// OpenID provider: token endpoint.
+    pub oidc_token: String,
+    /// OpenID provider: userinfo endpoint.
+    pub oidc_userinfo: String,
+    /// OpenID provider: JWKS.
+    pub oidc_jwks: String,
+    /// OpenID provider: RP-initiated logout.
+    pub oidc_end_session: String,
 }
 
 impl Urls {
@@ -49,6 +62,12 @@ impl Urls {
             sp_metadata: format!("{base}/saml/sp/metadata"),
             sp_acs: format!("{base}/saml/sp/acs"),
             sp_slo: format!("{base}/saml/sp/slo"),
+            oidc_issuer: base.clone(),
+            oidc_authorize: format!("{base}/oidc/authorize"),
+            oidc_token: format!("{base}/oidc/token"),
+            oidc_userinfo: format!("{base}/oidc/userinfo"),
+            oidc_jwks: format!("{base}/oidc/jwks"),
+            oidc_end_session: format!("{base}/oidc/logout"),
             base,
         }
     }
@@ -74,6 +93,8 @@ pub struct Prepared {
     pub pages: Arc<Pages>,
     /// SHA-256 of the admin API token, when the API is on.
     pub admin_token: Option<[u8; 32]>,
+    /// The OpenID provider's signing keys.
+    pub oidc_keys: Arc<ProviderKeys>,
 }
 
 /// The running gateway's shared state.
@@ -105,6 +126,8 @@ pub struct AppState {
     pub demo_link: Option<String>,
     /// This replica's decoded subscriptions of each school (médiacentre).
     pub school_cache: Arc<crate::subscriptions::SchoolCache>,
+    /// The OpenID provider's signing keys.
+    pub oidc_keys: Arc<ProviderKeys>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -315,6 +338,10 @@ pub async fn prepare(
             message: "a service ticket must live between 1 and 300 seconds".into(),
         });
     }
+    let oidc_keys = oidc_keys(loaded, registry.as_deref())
+        .map(Arc::new)
+        .map_err(|p| problems.extend(p))
+        .ok();
     if config.idp.is_empty() {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),
@@ -329,22 +356,99 @@ pub async fn prepare(
         identifier_keys,
         registry,
         pages,
+        oidc_keys,
         problems.is_empty(),
     ) {
-        (Some(signing_key), Some(identifier_keys), Some(registry), Some(pages), true) => {
-            Ok(Prepared {
-                config: config.clone(),
-                urls,
-                registry,
-                connectors,
-                metadata_sources,
-                signing_key,
-                identifier_keys,
-                pages,
-                admin_token,
-            })
-        }
+        (
+            Some(signing_key),
+            Some(identifier_keys),
+            Some(registry),
+            Some(pages),
+            Some(oidc_keys),
+            true,
+        ) => Ok(Prepared {
+            config: config.clone(),
+            urls,
+            registry,
+            connectors,
+            metadata_sources,
+            signing_key,
+            identifier_keys,
+            pages,
+            admin_token,
+            oidc_keys,
+        }),
         _ => Err(ConfigProblems(problems)),
+    }
+}
+
+/// The OpenID provider's keys, and its lifetimes checked; every client's
+/// ID token algorithm must have a key.
+fn oidc_keys(
+    loaded: &LoadedConfig,
+    registry: Option<&Registry>,
+) -> Result<ProviderKeys, Vec<ConfigProblem>> {
+    let provider = &loaded.config.oidc_provider;
+    let mut problems = Vec::new();
+    let mut range = |value: u64, bounds: std::ops::RangeInclusive<u64>, field: &str| {
+        if !bounds.contains(&value) {
+            problems.push(ConfigProblem {
+                file: loaded.path.clone(),
+                line: None,
+                field: Some(format!("oidc_provider.{field}")),
+                message: format!(
+                    "{value} is outside {} to {} seconds",
+                    bounds.start(),
+                    bounds.end()
+                ),
+            });
+        }
+    };
+    range(provider.code_ttl_seconds, 1..=600, "code_ttl_seconds");
+    range(
+        provider.id_token_lifetime_seconds,
+        60..=3600,
+        "id_token_lifetime_seconds",
+    );
+    range(
+        provider.access_token_lifetime_seconds,
+        60..=3600,
+        "access_token_lifetime_seconds",
+    );
+    let files: Vec<(&str, std::path::PathBuf)> = provider
+        .keys
+        .iter()
+        .map(|key| (key.kid.as_str(), loaded.resolve(key.file.get_ref())))
+        .collect();
+    let keys = ProviderKeys::load(files.iter().map(|(kid, path)| (*kid, path.as_path())))
+        .map_err(|err| {
+            let span = provider.keys.first().map_or_else(
+                || toml::Spanned::new(0..0, ()),
+                |k| toml::Spanned::new(k.file.span(), ()),
+            );
+            problems.push(loaded.problem_at(&span, "oidc_provider.keys", err.to_string()));
+        })
+        .ok();
+    if let (Some(keys), Some(registry)) = (&keys, registry) {
+        for service in registry.services() {
+            if let Some(client) = &service.oidc
+                && !keys.signs(client.id_token_alg)
+            {
+                problems.push(ConfigProblem {
+                    file: service.source_file.clone(),
+                    line: None,
+                    field: Some("oidc.id_token_alg".into()),
+                    message: format!(
+                        "no {} key in [[oidc_provider.keys]] to sign this client's ID tokens",
+                        client.id_token_alg.name()
+                    ),
+                });
+            }
+        }
+    }
+    match keys {
+        Some(keys) if problems.is_empty() => Ok(keys),
+        _ => Err(problems),
     }
 }
 

@@ -66,7 +66,7 @@ async fn the_admin_api_applies_a_valid_change_and_refuses_an_invalid_one() {
     std::fs::write(&file, &narrower).unwrap();
     let (status, answer) = reload(&stack, Some(token.trim())).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["services"], 4);
+    assert_eq!(answer["services"], 5);
     let after = textbook_attributes(&stack).await;
     assert!(after.get("DIV").is_none(), "{after}");
     assert!(after.get("UAI").is_some(), "{after}");
@@ -176,7 +176,7 @@ async fn the_admin_api_manages_subscriptions() {
         .unwrap();
     assert_eq!(
         listed["abonnements"].as_array().unwrap().len(),
-        3,
+        4,
         "{listed}"
     );
     let refused = client.get(url("")).send().await.unwrap();

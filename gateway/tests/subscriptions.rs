@@ -170,7 +170,7 @@ async fn the_cli_imports_a_valid_file_and_refuses_a_bad_one_whole() {
     std::fs::write(&good, EXAMPLE).unwrap();
     let (ok, stdout, stderr) = cli(&config, &redis, &["import", good.to_str().unwrap()]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("6 subscriptions imported"), "{stdout}");
+    assert!(stdout.contains("7 subscriptions imported"), "{stdout}");
     let (ok, listed, _) = cli(&config, &redis, &["list", "--uai", "0359992W"]);
     assert!(ok);
     assert_eq!(listed.matches("\"idAbonnement\"").count(), 2, "{listed}");
@@ -202,7 +202,11 @@ async fn the_mediacentre_lists_what_each_user_may_open_in_memory() {
     login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
     assert_eq!(
         mediacentre_of(&stack, &mut pupil).await,
-        ["ark:/99999/atlas-geo", "ark:/99999/manuel-maths"]
+        [
+            "ark:/99999/atlas-geo",
+            "ark:/99999/labo-sciences",
+            "ark:/99999/manuel-maths"
+        ]
     );
     let page = pupil.open(&stack.url("/mediacentre")).await;
     assert!(page.body.contains("<h1>Médiacentre</h1>"), "{}", page.body);
@@ -228,6 +232,7 @@ async fn the_mediacentre_lists_what_each_user_may_open_in_memory() {
         [
             "ark:/99999/atlas-geo",
             "ark:/99999/banque-ens",
+            "ark:/99999/labo-sciences",
             "ark:/99999/manuel-maths"
         ]
     );
@@ -263,7 +268,11 @@ async fn a_subscription_change_reaches_every_replica_at_its_next_listing_on_redi
     let other = stack.gateway_at_another_url().await;
     let mut pupil = Browser::new();
     login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
-    let textbook = ["ark:/99999/atlas-geo", "ark:/99999/manuel-maths"];
+    let textbook = [
+        "ark:/99999/atlas-geo",
+        "ark:/99999/labo-sciences",
+        "ark:/99999/manuel-maths",
+    ];
     assert_eq!(
         mediacentre_at(&stack.stack.base_url, &mut pupil).await,
         textbook
@@ -273,6 +282,7 @@ async fn a_subscription_change_reaches_every_replica_at_its_next_listing_on_redi
     let store = stack.stack.state.store.as_ref();
     for id in [
         "ABO-ATLAS-0359991V",
+        "ABO-LABO-0359991V",
         "ABO-MANUEL-0359991V",
         "ABO-MANUEL-0359992W",
     ] {

@@ -25,10 +25,11 @@ use sp_registry::ServiceDefinition;
 use sso_core::Identity;
 
 use super::CookieJar;
-use super::downstream::{browser_binding, may_open, needs_step_up, proceed, record_participant};
+use super::downstream::{answer_or_login, record_participant};
+use super::oidc::with_parameters;
 use crate::cas::{self, FailureCode, TicketGrant};
 use crate::error::WebError;
-use crate::session::{Answer, Flow, Participant, Session, Via};
+use crate::session::{Answer, Participant, Session, Via};
 use crate::state::AppState;
 
 /// Query of `/cas/login`.
@@ -58,52 +59,15 @@ pub async fn login(
         .by_cas_service(&service_url)
         .map_err(|err| WebError::UnknownService(err.to_string()))?;
     let renew = flag(query.renew.as_deref());
-    // A live session that satisfies the service answers at once: no flow
-    // to store and read back.
-    if !renew
-        && let Some(session_id) = jar.get(&state.config.session.cookie_name)
-        && let Some(session) = state
-            .sessions()
-            .get(session_id, Utc::now().timestamp())
-            .await?
-        && !needs_step_up(service, &session.identity)
-    {
-        let identity = may_open(&state, service, &session.identity).await?;
-        return ticket_answer(
-            &state,
-            session_id,
-            &session,
-            service,
-            &identity,
-            &service_url,
-            false,
-        )
-        .await;
-    }
-    let (browser, cookie) = browser_binding(&state, &jar);
-    let flow = Flow {
-        service_id: service.id.clone(),
-        answer: Answer::Cas { service_url },
-        force_authn: renew,
-        is_passive: !renew && flag(query.gateway.as_deref()),
-        browser: crate::digest(&browser),
-    };
-    let flow_id = state.sessions().put_flow(&flow).await?;
-    let new_browser = cookie.is_some().then_some(browser.as_str());
-    let mut response = proceed(&state, &jar, new_browser, &flow_id).await?;
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
-}
-
-/// `service_url` with `name=value` added to its query.
-fn with_parameter(service_url: &str, name: &str, value: &str) -> String {
-    let separator = if service_url.contains('?') { '&' } else { '?' };
-    format!(
-        "{service_url}{separator}{name}={}",
-        url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+    answer_or_login(
+        &state,
+        &jar,
+        service,
+        Answer::Cas { service_url },
+        renew,
+        !renew && flag(query.gateway.as_deref()),
     )
+    .await
 }
 
 /// The answer of a CAS flow within a session: a service ticket, recorded
@@ -146,7 +110,7 @@ pub(super) async fn ticket_answer(
     };
     record_participant(state, session_id, session, service, &participant).await?;
     tracing::info!(service = %service.id, idp = %identity.idp, "service ticket issued");
-    Ok(Redirect::to(&with_parameter(service_url, "ticket", &ticket)).into_response())
+    Ok(Redirect::to(&with_parameters(service_url, &[("ticket", &ticket)])).into_response())
 }
 
 /// Back to the service without a ticket (`gateway` and no session).

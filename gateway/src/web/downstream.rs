@@ -359,7 +359,72 @@ pub async fn respond(
         WebError::UnknownService(format!("service {} left the registry", flow.service_id))
     })?;
     let identity = may_open(state, service, &session.identity).await?;
-    match &flow.answer {
+    answer(
+        state,
+        session_id,
+        session,
+        service,
+        &identity,
+        &flow.answer,
+        fresh_login,
+    )
+    .await
+}
+
+/// Answers a request at once within a live session that satisfies it (true
+/// single sign-on: nothing stored); otherwise stores it as a flow bound to
+/// the browser and sends the browser to log in (or, passive, back without
+/// an answer).
+pub(super) async fn answer_or_login(
+    state: &AppState,
+    jar: &CookieJar,
+    service: &ServiceDefinition,
+    request: Answer,
+    force_authn: bool,
+    is_passive: bool,
+) -> Result<Response, WebError> {
+    if !force_authn
+        && let Some(session_id) = jar.get(&state.config.session.cookie_name)
+        && let Some(session) = state
+            .sessions()
+            .get(session_id, Utc::now().timestamp())
+            .await?
+        && !needs_step_up(service, &session.identity)
+    {
+        let identity = may_open(state, service, &session.identity).await?;
+        return answer(
+            state, session_id, &session, service, &identity, &request, false,
+        )
+        .await;
+    }
+    let (browser, cookie) = browser_binding(state, jar);
+    let flow = Flow {
+        service_id: service.id.clone(),
+        answer: request,
+        force_authn,
+        is_passive,
+        browser: crate::digest(&browser),
+    };
+    let flow_id = state.sessions().put_flow(&flow).await?;
+    let new_browser = cookie.is_some().then_some(browser.as_str());
+    let mut response = proceed(state, jar, new_browser, &flow_id).await?;
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// The answer of each protocol, for a user admitted to the service.
+async fn answer(
+    state: &AppState,
+    session_id: &str,
+    session: &Session,
+    service: &ServiceDefinition,
+    identity: &Identity,
+    request: &Answer,
+    fresh_login: bool,
+) -> Result<Response, WebError> {
+    match request {
         Answer::Saml {
             request_id,
             acs_url,
@@ -370,7 +435,7 @@ pub async fn respond(
                 acs_url,
                 relay_state: relay_state.as_deref(),
             };
-            saml_response(state, session_id, session, service, &identity, &answer).await
+            saml_response(state, session_id, session, service, identity, &answer).await
         }
         Answer::Cas { service_url } => {
             super::cas::ticket_answer(
@@ -378,11 +443,14 @@ pub async fn respond(
                 session_id,
                 session,
                 service,
-                &identity,
+                identity,
                 service_url,
                 fresh_login,
             )
             .await
+        }
+        Answer::Oidc(request) => {
+            super::oidc::code_answer(state, session_id, session, service, identity, request).await
         }
     }
 }
@@ -515,6 +583,14 @@ async fn respond_passive(state: &AppState, flow_id: &str) -> Result<Response, We
             relay_state,
         } => (request_id, acs_url, relay_state),
         Answer::Cas { service_url } => return Ok(super::cas::no_ticket(&service_url)),
+        Answer::Oidc(request) => {
+            return Ok(super::oidc::error_redirect(
+                state,
+                &request,
+                "login_required",
+                "no session and prompt=none",
+            ));
+        }
     };
     let response_id = ids::new_id();
     let response = messages::build_response(

@@ -39,6 +39,9 @@ enum Origin {
     /// The user, at `/logout` or `/cas/logout`, with the registered
     /// service URL offered as a link afterwards.
     User { return_to: Option<String> },
+    /// An OpenID Connect client's end-session request: the browser goes
+    /// back to its registered post-logout URI, if it named one.
+    Client { return_to: Option<String> },
     /// A downstream service's LogoutRequest.
     Service {
         service_id: String,
@@ -170,14 +173,28 @@ async fn begin(
         let Some(service) = registry.by_id(&participant.service_id) else {
             continue;
         };
-        if let Via::Cas { service_url } = &participant.via {
-            let url = service
-                .cas
-                .as_ref()
-                .and_then(|cas| cas.logout_url.clone())
-                .unwrap_or_else(|| service_url.clone());
-            back_channel.push(BackChannel::Cas { participant, url });
-            continue;
+        match &participant.via {
+            Via::Cas { service_url } => {
+                let url = service
+                    .cas
+                    .as_ref()
+                    .and_then(|cas| cas.logout_url.clone())
+                    .unwrap_or_else(|| service_url.clone());
+                back_channel.push(BackChannel::Cas { participant, url });
+                continue;
+            }
+            Via::Oidc { .. } => {
+                match service
+                    .oidc
+                    .as_ref()
+                    .and_then(|client| client.backchannel_logout_uri.clone())
+                {
+                    Some(url) => back_channel.push(BackChannel::Oidc { participant, url }),
+                    None => logout.outcomes.push((service.display_name.clone(), false)),
+                }
+                continue;
+            }
+            Via::Saml => {}
         }
         let slo = service
             .saml
@@ -211,6 +228,20 @@ async fn begin(
                     let ok = cas_back_channel(&state, &participant, &url).await;
                     (service_name(&state, &participant.service_id), ok)
                 }
+                BackChannel::Oidc { participant, url } => {
+                    let registry = state.registry.get();
+                    let client = registry
+                        .by_id(&participant.service_id)
+                        .and_then(|service| service.oidc.as_ref());
+                    let ok = match client {
+                        Some(client) => {
+                            super::oidc::back_channel_logout(&state, &participant, client, &url)
+                                .await
+                        }
+                        None => false,
+                    };
+                    (service_name(&state, &participant.service_id), ok)
+                }
             }
         }
     });
@@ -239,6 +270,11 @@ enum BackChannel {
     },
     /// A CAS logout POST.
     Cas {
+        participant: Participant,
+        url: String,
+    },
+    /// An OpenID Connect logout token.
+    Oidc {
         participant: Participant,
         url: String,
     },
@@ -418,6 +454,17 @@ async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebEr
                 .map(|(name, ok)| LogoutOutcome { name, ok })
                 .collect();
             super::html(state.pages.logout(&outcomes, return_to.as_deref()))
+        }
+        Origin::Client {
+            return_to: Some(return_to),
+        } => Ok(Redirect::to(&return_to).into_response()),
+        Origin::Client { return_to: None } => {
+            let outcomes: Vec<LogoutOutcome> = logout
+                .outcomes
+                .into_iter()
+                .map(|(name, ok)| LogoutOutcome { name, ok })
+                .collect();
+            super::html(state.pages.logout(&outcomes, None))
         }
         Origin::Service {
             service_id,
@@ -697,6 +744,35 @@ pub async fn cas_logout(
         Origin::User { return_to },
         Principal::Browser,
         None,
+    )
+    .await
+}
+
+/// `GET /oidc/logout` (OpenID Connect RP-Initiated Logout 1.0): with a
+/// valid `id_token_hint`, only the session of the user it names ends; the
+/// client that asks is not sent a back-channel logout token; the browser
+/// goes back only to a post-logout URI registered for that client.
+pub async fn oidc_end_session(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    query: RawQuery,
+) -> Result<Response, WebError> {
+    let request = super::oidc::end_session_request(&state, query)?;
+    let principal = match (&request.service_id, &request.sub) {
+        (Some(service_id), Some(sub)) => Principal::Participant {
+            service_id,
+            name_id: sub,
+        },
+        _ => Principal::Browser,
+    };
+    begin(
+        &state,
+        &jar,
+        Origin::Client {
+            return_to: request.return_to.clone(),
+        },
+        principal,
+        request.service_id.as_deref(),
     )
     .await
 }

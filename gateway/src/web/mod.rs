@@ -8,6 +8,7 @@ mod cookies;
 mod downstream;
 mod logout;
 pub mod mediacentre;
+mod oidc;
 mod upstream;
 
 use std::time::Duration;
@@ -63,6 +64,15 @@ pub fn router(state: AppState) -> Router {
         .route("/cas/validate", get(cas::validate))
         .route("/cas/serviceValidate", get(cas::service_validate))
         .route("/cas/p3/serviceValidate", get(cas::service_validate))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/oidc/jwks", get(oidc::jwks))
+        .route(
+            "/oidc/authorize",
+            get(oidc::authorize).post(oidc::authorize_post),
+        )
+        .route("/oidc/token", axum::routing::post(oidc::token))
+        .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/oidc/logout", get(logout::oidc_end_session))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             render_error_pages,
