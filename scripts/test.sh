@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (build and test packages,
-# pysaml2 and python-cas in a virtualenv), checks formatting and lints, then runs every test
-# of the workspace. Tests start their own Redis servers on free ports.
+# pysaml2 and python-cas in a virtualenv, oidc-provider from npm), checks
+# formatting and lints, then runs every test of the workspace. Tests start
+# their own Redis servers and OpenID provider on free ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,21 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import saml2, cas' 2>/dev
   .venv/bin/pip install --quiet --disable-pip-version-check 'pysaml2==7.5.*' 'python-cas==1.6.*'
 fi
 export SSO_TEST_PYTHON="$PWD/.venv/bin/python"
+
+# oidc-provider (npm), the OpenID provider of idp-connectors/tests/oidc_interop.rs,
+# at the version pinned by its package-lock.json (installed again when the
+# lock file is newer than the installed tree).
+interop=idp-connectors/tests/interop
+if ! node -e 'process.exit(typeof URL.parse === "function" ? 0 : 1)'; then
+  echo "node $(node --version) is too old for oidc-provider 9 (it needs URL.parse: Node.js >= 20.18;" \
+    "Debian bookworm's nodejs is 18): install Node.js 22 LTS" >&2
+  exit 1
+fi
+if [ ! -f "$interop/node_modules/oidc-provider/package.json" ] \
+  || [ "$interop/package-lock.json" -nt "$interop/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$interop" --no-audit --no-fund
+fi
+export SSO_TEST_NODE_MODULES="$PWD/$interop/node_modules"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
