@@ -221,13 +221,30 @@ fn jose(alg: IdTokenAlg) -> Algorithm {
 }
 
 impl ProviderKeys {
-    /// Loads `(kid, PEM file)` pairs, in configuration order.
+    /// Loads `(kid, PEM file)` pairs, in configuration order. An error
+    /// comes with the position of the key it concerns.
     pub fn load<'a>(
         files: impl IntoIterator<Item = (&'a str, &'a Path)>,
-    ) -> Result<Self, KeyError> {
+    ) -> Result<Self, (usize, KeyError)> {
         let mut keys: Vec<ProviderKey> = Vec::new();
         let mut jwks = Vec::new();
-        for (kid, path) in files {
+        for (index, (kid, path)) in files.into_iter().enumerate() {
+            let (key, jwk) = Self::load_one(kid, path, &keys).map_err(|err| (index, err))?;
+            keys.push(key);
+            jwks.push(jwk);
+        }
+        Ok(Self {
+            keys,
+            jwks: JwkSet { keys: jwks },
+        })
+    }
+
+    fn load_one(
+        kid: &str,
+        path: &Path,
+        loaded: &[ProviderKey],
+    ) -> Result<(ProviderKey, Jwk), KeyError> {
+        {
             let shown = path.display().to_string();
             let pem = std::fs::read(path).map_err(|err| KeyError::Read {
                 path: shown.clone(),
@@ -254,7 +271,7 @@ impl ProviderKeys {
                     return Err(KeyError::RsaTooSmall { path: shown, bits });
                 }
             }
-            if keys.iter().any(|k| k.kid == kid) {
+            if loaded.iter().any(|k| k.kid == kid) {
                 return Err(KeyError::DuplicateKid(kid.to_owned()));
             }
             jwk.common.key_id = Some(kid.to_owned());
@@ -265,18 +282,14 @@ impl ProviderKeys {
             });
             let decoding =
                 DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::NotAKey { path: shown })?;
-            keys.push(ProviderKey {
+            let key = ProviderKey {
                 alg,
                 kid: kid.to_owned(),
                 encoding,
                 decoding,
-            });
-            jwks.push(jwk);
+            };
+            Ok((key, jwk))
         }
-        Ok(Self {
-            keys,
-            jwks: JwkSet { keys: jwks },
-        })
     }
 
     /// The JWKS document (RFC 7517 §5): every published public key.
@@ -284,20 +297,15 @@ impl ProviderKeys {
         &self.jwks
     }
 
-    /// The algorithms this provider can sign with, for discovery.
-    pub fn algorithms(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = Vec::new();
+    /// The algorithms this provider can sign with, in configuration order.
+    pub fn algorithms(&self) -> Vec<IdTokenAlg> {
+        let mut algs: Vec<IdTokenAlg> = Vec::new();
         for key in &self.keys {
-            if !names.contains(&key.alg.name()) {
-                names.push(key.alg.name());
+            if !algs.contains(&key.alg) {
+                algs.push(key.alg);
             }
         }
-        names
-    }
-
-    /// Whether a key signs `alg` tokens.
-    pub fn signs(&self, alg: IdTokenAlg) -> bool {
-        self.keys.iter().any(|key| key.alg == alg)
+        algs
     }
 
     /// `claims` as a JWT signed with the current `alg` key, of media type

@@ -7,7 +7,8 @@
 //! finishes with the registry it started with. An invalid change is refused
 //! and reported (log, admin API answer); the previous registry keeps serving.
 //! A registry whose services pin an identifier key the configuration does
-//! not hold is invalid too.
+//! not hold, or whose OpenID Connect clients ask for ID tokens of an
+//! algorithm without a signing key, is invalid too.
 //!
 //! Replicas converge through the same mounted folder (a Kubernetes
 //! ConfigMap or volume): each replica watches it (`[registry]
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use sp_registry::{IdentifierKeys, Registry, RegistryErrors};
+use sp_registry::{IdTokenAlg, IdentifierKeys, Registry, RegistryErrors};
 
 /// The registry in force, shared by every request of this replica.
 #[derive(Clone)]
@@ -26,6 +27,7 @@ pub struct SharedRegistry {
     current: Arc<RwLock<Arc<Registry>>>,
     dir: PathBuf,
     keys: Arc<IdentifierKeys>,
+    id_token_algs: Arc<[IdTokenAlg]>,
 }
 
 impl std::fmt::Debug for SharedRegistry {
@@ -57,12 +59,19 @@ fn fingerprint(dir: &Path) -> std::io::Result<Fingerprint> {
 }
 
 impl SharedRegistry {
-    /// `registry`, loaded from `dir` and checked against `keys`.
-    pub fn new(registry: Arc<Registry>, dir: PathBuf, keys: Arc<IdentifierKeys>) -> Self {
+    /// `registry`, loaded from `dir` and checked against the identifier
+    /// `keys` and the ID token algorithms the gateway can sign.
+    pub fn new(
+        registry: Arc<Registry>,
+        dir: PathBuf,
+        keys: Arc<IdentifierKeys>,
+        id_token_algs: Vec<IdTokenAlg>,
+    ) -> Self {
         Self {
             current: Arc::new(RwLock::new(registry)),
             dir,
             keys,
+            id_token_algs: id_token_algs.into(),
         }
     }
 
@@ -76,6 +85,7 @@ impl SharedRegistry {
     pub fn reload(&self) -> Result<usize, RegistryErrors> {
         let registry = Registry::load_dir(&self.dir)?;
         registry.check_identifier_keys(&self.keys)?;
+        registry.check_id_token_algs(&self.id_token_algs)?;
         let count = registry.services().count();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
         Ok(count)

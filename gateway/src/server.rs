@@ -78,6 +78,7 @@ pub async fn build(
         registry,
         loaded.resolve(config.registry.services_dir.get_ref()),
         Arc::clone(&identifier_keys),
+        oidc_keys.algorithms(),
     );
     if config.registry.reload_interval_seconds > 0 {
         registry.spawn_watch(Duration::from_secs(config.registry.reload_interval_seconds));

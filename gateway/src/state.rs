@@ -421,30 +421,24 @@ fn oidc_keys(
         .map(|key| (key.kid.as_str(), loaded.resolve(key.file.get_ref())))
         .collect();
     let keys = ProviderKeys::load(files.iter().map(|(kid, path)| (*kid, path.as_path())))
-        .map_err(|err| {
-            let span = provider.keys.first().map_or_else(
-                || toml::Spanned::new(0..0, ()),
-                |k| toml::Spanned::new(k.file.span(), ()),
-            );
-            problems.push(loaded.problem_at(&span, "oidc_provider.keys", err.to_string()));
+        .map_err(|(index, err)| match provider.keys.get(index) {
+            Some(key) => problems.push(loaded.problem_at(
+                &key.file,
+                format!("oidc_provider.keys[{index}].file"),
+                err.to_string(),
+            )),
+            None => problems.push(ConfigProblem {
+                file: loaded.path.clone(),
+                line: None,
+                field: Some("oidc_provider.keys".into()),
+                message: err.to_string(),
+            }),
         })
         .ok();
-    if let (Some(keys), Some(registry)) = (&keys, registry) {
-        for service in registry.services() {
-            if let Some(client) = &service.oidc
-                && !keys.signs(client.id_token_alg)
-            {
-                problems.push(ConfigProblem {
-                    file: service.source_file.clone(),
-                    line: None,
-                    field: Some("oidc.id_token_alg".into()),
-                    message: format!(
-                        "no {} key in [[oidc_provider.keys]] to sign this client's ID tokens",
-                        client.id_token_alg.name()
-                    ),
-                });
-            }
-        }
+    if let (Some(keys), Some(registry)) = (&keys, registry)
+        && let Err(errors) = registry.check_id_token_algs(&keys.algorithms())
+    {
+        problems.extend(registry_problems(&errors));
     }
     match keys {
         Some(keys) if problems.is_empty() => Ok(keys),

@@ -97,6 +97,36 @@ fn missing_key_file_is_located() {
 }
 
 #[test]
+fn a_broken_oidc_provider_key_is_located() {
+    let (dir, config) = example();
+    // The RS256 key file holds a certificate, not a private key.
+    std::fs::copy(
+        dir.path().join("keys/gateway-signing.crt"),
+        dir.path().join("keys/oidc-certificate.pem"),
+    )
+    .unwrap();
+    replace(
+        &config,
+        "file = \"keys/oidc-rs256.key\"",
+        "file = \"keys/oidc-certificate.pem\"",
+    );
+    replace(&config, "code_ttl_seconds = 60", "code_ttl_seconds = 3600");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    let line = line_of(&config, "keys/oidc-certificate.pem");
+    let expected = format!(
+        "{}:{line}: field `oidc_provider.keys[1].file`",
+        config.display()
+    );
+    assert!(
+        text.contains(&expected),
+        "expected {expected:?} in:\n{text}"
+    );
+    assert!(text.contains("no EC P-256 or RSA private key"), "{text}");
+    assert!(text.contains("oidc_provider.code_ttl_seconds"), "{text}");
+}
+
+#[test]
 fn unreadable_metadata_is_located() {
     let (_dir, config) = example();
     replace(&config, "metadata/agents.xml", "metadata/absent.xml");

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{Browser, Stack, login_at_ent};
 use serde_json::Value;
-use sp_registry::Registry;
+use sp_registry::{IdTokenAlg, Registry};
 use sso_gateway::registry::SharedRegistry;
 
 fn services_dir(stack: &Stack) -> std::path::PathBuf {
@@ -118,6 +118,7 @@ async fn a_watched_folder_is_applied_when_valid_and_refused_when_not() {
         Arc::new(Registry::load_dir(&dir).unwrap()),
         dir.clone(),
         Arc::clone(&stack.stack.state.identifier_keys),
+        vec![IdTokenAlg::Es256],
     );
     shared.spawn_watch(Duration::from_millis(100));
     assert!(shared.get().by_id("manuel-numerique").is_some());
@@ -152,6 +153,31 @@ async fn a_watched_folder_is_applied_when_valid_and_refused_when_not() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(name(&shared).as_deref(), Some("Manuel de maths"));
     assert!(shared.get().by_id("broken").is_none());
+    std::fs::remove_file(dir.join("broken.toml")).unwrap();
+
+    // An OpenID Connect client asking for RS256 ID tokens while this
+    // replica signs ES256 only: refused, the ES256 client stays in force.
+    let labo = dir.join("labo-sciences-oidc.toml");
+    let text = std::fs::read_to_string(&labo).unwrap();
+    let rs256 = text.replace(
+        "id_token_signed_response_alg = \"ES256\"",
+        "id_token_signed_response_alg = \"RS256\"",
+    );
+    assert_ne!(rs256, text);
+    std::fs::write(&labo, rs256).unwrap();
+    let errors = shared.reload().unwrap_err();
+    assert!(
+        errors.to_string().contains("no RS256 signing key"),
+        "{errors}"
+    );
+    let alg = |shared: &SharedRegistry| {
+        shared
+            .get()
+            .by_client_id("labo-sciences")
+            .and_then(|s| s.oidc.as_ref())
+            .map(|c| c.id_token_alg)
+    };
+    assert_eq!(alg(&shared), Some(IdTokenAlg::Es256));
 }
 
 /// The subscriptions through the admin API: list with filters, read, create

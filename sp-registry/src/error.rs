@@ -206,6 +206,15 @@ pub enum LoadErrorKind {
         /// The names of the previous keys the key ring holds.
         known: Vec<String>,
     },
+    /// The client's `id_token_signed_response_alg` has no signing key in the
+    /// gateway's configuration ([`crate::Registry::check_id_token_algs`]).
+    #[error(
+        "no {alg} signing key is configured ([[oidc_provider.keys]]) for this client's ID tokens"
+    )]
+    IdTokenAlgWithoutKey {
+        /// The algorithm (`ES256`, `RS256`).
+        alg: &'static str,
+    },
     /// `scope = "family"` without a family name.
     #[error("scope = \"family\" requires `identifier.family`")]
     MissingFamily,

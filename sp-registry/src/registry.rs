@@ -13,6 +13,7 @@ use crate::cas::CasLookupError;
 use crate::error::{LoadError, LoadErrorKind, RegistryErrors};
 use crate::identifier::IdentifierKeys;
 use crate::load::{Loaded, load_file};
+use crate::oidc::IdTokenAlg;
 use crate::pattern::parse_candidate;
 use crate::service::ServiceDefinition;
 
@@ -154,6 +155,29 @@ impl Registry {
                         key: unknown.key,
                         known: unknown.known,
                     },
+                })
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryErrors(errors))
+        }
+    }
+
+    /// Checks that every OpenID Connect client's ID token algorithm is one
+    /// the gateway has a signing key for (`available`).
+    pub fn check_id_token_algs(&self, available: &[IdTokenAlg]) -> Result<(), RegistryErrors> {
+        let errors: Vec<LoadError> = self
+            .services
+            .iter()
+            .filter_map(|service| {
+                let alg = service.oidc.as_ref()?.id_token_alg;
+                (!available.contains(&alg)).then(|| LoadError {
+                    file: service.source_file.clone(),
+                    line: None,
+                    field: Some("oidc.id_token_signed_response_alg".to_owned()),
+                    reason: LoadErrorKind::IdTokenAlgWithoutKey { alg: alg.name() },
                 })
             })
             .collect();

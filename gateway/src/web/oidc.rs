@@ -35,7 +35,9 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sp_registry::{ClientType, OidcClient, Registry, ServiceDefinition, TokenAuthMethod};
+use sp_registry::{
+    ClientType, IdTokenAlg, OidcClient, Registry, ServiceDefinition, TokenAuthMethod,
+};
 use sso_core::Identity;
 
 use super::CookieJar;
@@ -81,7 +83,12 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": state.oidc_keys.algorithms(),
+        "id_token_signing_alg_values_supported": state
+            .oidc_keys
+            .algorithms()
+            .into_iter()
+            .map(IdTokenAlg::name)
+            .collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
