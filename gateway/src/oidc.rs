@@ -244,52 +244,56 @@ impl ProviderKeys {
         path: &Path,
         loaded: &[ProviderKey],
     ) -> Result<(ProviderKey, Jwk), KeyError> {
-        {
-            let shown = path.display().to_string();
-            let pem = std::fs::read(path).map_err(|err| KeyError::Read {
-                path: shown.clone(),
-                reason: err.to_string(),
-            })?;
-            let (alg, encoding) = match EncodingKey::from_ec_pem(&pem) {
-                Ok(key) => (IdTokenAlg::Es256, key),
-                Err(_) => EncodingKey::from_rsa_pem(&pem)
-                    .map(|key| (IdTokenAlg::Rs256, key))
-                    .map_err(|_| KeyError::NotAKey {
-                        path: shown.clone(),
-                    })?,
-            };
-            let mut jwk =
-                Jwk::from_encoding_key(&encoding, jose(alg)).map_err(|_| KeyError::NotAKey {
-                    path: shown.clone(),
-                })?;
-            if let jsonwebtoken::jwk::AlgorithmParameters::RSA(rsa) = &jwk.algorithm {
-                let bits = URL_SAFE_NO_PAD
-                    .decode(&rsa.n)
-                    .map(|n| n.len().saturating_mul(8))
-                    .unwrap_or(0);
+        let shown = path.display().to_string();
+        let not_a_key = || KeyError::NotAKey {
+            path: shown.clone(),
+        };
+        if loaded.iter().any(|k| k.kid == kid) {
+            return Err(KeyError::DuplicateKid(kid.to_owned()));
+        }
+        let pem = std::fs::read(path).map_err(|err| KeyError::Read {
+            path: shown.clone(),
+            reason: err.to_string(),
+        })?;
+        // The key's type and size, read with openssl: a precise refusal
+        // before jsonwebtoken (aws-lc) sees it.
+        let parsed = openssl::pkey::PKey::private_key_from_pem(&pem).map_err(|_| not_a_key())?;
+        let alg = match parsed.id() {
+            openssl::pkey::Id::EC
+                if parsed.ec_key().ok().and_then(|ec| ec.group().curve_name())
+                    == Some(openssl::nid::Nid::X9_62_PRIME256V1) =>
+            {
+                IdTokenAlg::Es256
+            }
+            openssl::pkey::Id::RSA => {
+                let bits = usize::try_from(parsed.bits()).unwrap_or(0);
                 if bits < MIN_RSA_BITS {
                     return Err(KeyError::RsaTooSmall { path: shown, bits });
                 }
+                IdTokenAlg::Rs256
             }
-            if loaded.iter().any(|k| k.kid == kid) {
-                return Err(KeyError::DuplicateKid(kid.to_owned()));
-            }
-            jwk.common.key_id = Some(kid.to_owned());
-            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-            jwk.common.key_algorithm = Some(match alg {
-                IdTokenAlg::Es256 => KeyAlgorithm::ES256,
-                IdTokenAlg::Rs256 => KeyAlgorithm::RS256,
-            });
-            let decoding =
-                DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::NotAKey { path: shown })?;
-            let key = ProviderKey {
-                alg,
-                kid: kid.to_owned(),
-                encoding,
-                decoding,
-            };
-            Ok((key, jwk))
+            _ => return Err(not_a_key()),
+        };
+        let encoding = match alg {
+            IdTokenAlg::Es256 => EncodingKey::from_ec_pem(&pem),
+            IdTokenAlg::Rs256 => EncodingKey::from_rsa_pem(&pem),
         }
+        .map_err(|_| not_a_key())?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, jose(alg)).map_err(|_| not_a_key())?;
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        jwk.common.key_algorithm = Some(match alg {
+            IdTokenAlg::Es256 => KeyAlgorithm::ES256,
+            IdTokenAlg::Rs256 => KeyAlgorithm::RS256,
+        });
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| not_a_key())?;
+        let key = ProviderKey {
+            alg,
+            kid: kid.to_owned(),
+            encoding,
+            decoding,
+        };
+        Ok((key, jwk))
     }
 
     /// The JWKS document (RFC 7517 §5): every published public key.
@@ -385,6 +389,94 @@ mod tests {
             serde_json::json!(["National_ELV"])
         );
         assert_eq!(claims["ENTEleveClasses"], serde_json::json!(["4A", "4B"]));
+    }
+
+    fn write_key(dir: &Path, name: &str, ec: bool) -> std::path::PathBuf {
+        use openssl::pkey::PKey;
+        let key = if ec {
+            let group =
+                openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+            PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap()
+        } else {
+            PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap()
+        };
+        let path = dir.join(name);
+        std::fs::write(&path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_first_key_of_each_algorithm_signs_and_retired_keys_stay_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = write_key(dir.path(), "new.pem", true);
+        let old = write_key(dir.path(), "old.pem", true);
+        let rsa = write_key(dir.path(), "rsa.pem", false);
+        let keys = ProviderKeys::load([
+            ("es-new", new.as_path()),
+            ("es-old", old.as_path()),
+            ("rs", rsa.as_path()),
+        ])
+        .unwrap();
+        let kids: Vec<_> = keys
+            .jwks()
+            .keys
+            .iter()
+            .map(|k| k.common.key_id.clone().unwrap())
+            .collect();
+        assert_eq!(kids, ["es-new", "es-old", "rs"]);
+        assert_eq!(keys.algorithms(), [IdTokenAlg::Es256, IdTokenAlg::Rs256]);
+        let claims = serde_json::json!({"iss": "https://sso.example", "sub": "s"});
+        let token = keys.sign(IdTokenAlg::Es256, "JWT", &claims).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some("es-new"));
+        assert!(keys.verify_hint(&token, "https://sso.example").is_some());
+        assert!(keys.verify_hint(&token, "https://other.example").is_none());
+
+        // A token the retired key signed still verifies while it is listed.
+        let retired = ProviderKeys::load([("es-old", old.as_path())]).unwrap();
+        let old_token = retired.sign(IdTokenAlg::Es256, "JWT", &claims).unwrap();
+        assert!(
+            keys.verify_hint(&old_token, "https://sso.example")
+                .is_some()
+        );
+        let without_it = ProviderKeys::load([("es-new", new.as_path())]).unwrap();
+        assert!(
+            without_it
+                .verify_hint(&old_token, "https://sso.example")
+                .is_none()
+        );
+        assert!(without_it.sign(IdTokenAlg::Rs256, "JWT", &claims).is_err());
+    }
+
+    #[test]
+    fn small_rsa_keys_duplicate_kids_and_non_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = write_key(dir.path(), "a.pem", true);
+        let small = dir.path().join("small.pem");
+        let rsa = openssl::rsa::Rsa::generate(1024).unwrap();
+        std::fs::write(
+            &small,
+            openssl::pkey::PKey::from_rsa(rsa)
+                .unwrap()
+                .private_key_to_pem_pkcs8()
+                .unwrap(),
+        )
+        .unwrap();
+        let text = dir.path().join("text.pem");
+        std::fs::write(&text, "not a key").unwrap();
+        assert!(matches!(
+            ProviderKeys::load([("a", key.as_path()), ("a", key.as_path())]),
+            Err((1, KeyError::DuplicateKid(_)))
+        ));
+        assert!(matches!(
+            ProviderKeys::load([("s", small.as_path())]),
+            Err((0, KeyError::RsaTooSmall { bits: 1024, .. }))
+        ));
+        assert!(matches!(
+            ProviderKeys::load([("t", text.as_path())]),
+            Err((0, KeyError::NotAKey { .. }))
+        ));
+        assert!(ProviderKeys::load([("a", key.as_path())]).is_ok());
     }
 
     #[test]

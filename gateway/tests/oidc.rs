@@ -359,6 +359,9 @@ async fn redirect_uris_match_exactly_and_unknown_clients_get_no_redirect() {
         registered.replace("127.0.0.1", "localhost"),
         registered.replace(&port, "1"),
         registered.replace("http:", "https:"),
+        registered.replace("127.0.0.1", "127.0.0.1@evil.example"),
+        registered.replace("://", "://evil.example@"),
+        registered.replace("/cb", "/%63b"),
     ] {
         let response = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -460,9 +463,25 @@ async fn a_code_is_bound_to_its_client_and_redirect_uri() {
     let (status, _) = exchange_rp_test(&f, &code, SECRET).await;
     assert_eq!(status, 400, "consumed by the failed attempt");
 
-    // rp-test's code presented by the public client.
+    // A verifier for a code whose request had no challenge (a downgrade).
     let code = code_for_rp_test(&f, &mut browser).await;
     let redirect = format!("{}/cb", f.host.base);
+    let (status, answer) = token(
+        &f.stack,
+        Some(("rp-test", SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"], "invalid_grant");
+
+    // rp-test's code presented by the public client.
+    let code = code_for_rp_test(&f, &mut browser).await;
     let (status, answer) = token(
         &f.stack,
         None,
