@@ -592,3 +592,30 @@ fn jwks_file_only_with_private_key_jwt() {
         "{error}"
     );
 }
+
+#[test]
+fn a_client_needs_a_gateway_key_of_its_id_token_algorithm() {
+    let es256 = folder_with(&base()).load().unwrap();
+    assert!(es256.check_id_token_algs(&[IdTokenAlg::Es256]).is_ok());
+    let rs256 = folder_with(&append("id_token_signed_response_alg = \"RS256\"\n"))
+        .load()
+        .unwrap();
+    assert!(
+        rs256
+            .check_id_token_algs(&[IdTokenAlg::Es256, IdTokenAlg::Rs256])
+            .is_ok()
+    );
+    let errors = rs256.check_id_token_algs(&[IdTokenAlg::Es256]).unwrap_err();
+    let [error] = errors.0.as_slice() else {
+        panic!("{errors}")
+    };
+    assert!(error.file.ends_with("svc.toml"));
+    assert_eq!(
+        error.field.as_deref(),
+        Some("oidc.id_token_signed_response_alg")
+    );
+    assert!(matches!(
+        error.reason,
+        LoadErrorKind::IdTokenAlgWithoutKey { alg: "RS256" }
+    ));
+}
