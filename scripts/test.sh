@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (build and test packages,
-# pysaml2 and python-cas in a virtualenv, oidc-provider from npm), checks
+# pysaml2, python-cas and authlib in a virtualenv, oidc-provider from npm), checks
 # formatting and lints, then runs every test of the workspace. Tests start
 # their own Redis servers and OpenID provider on free ports.
 set -euo pipefail
@@ -8,11 +8,11 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh --test
 
-# pysaml2 and python-cas, for the interoperability tests (SAML and CAS
-# implementations nobody here wrote).
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import saml2, cas' 2>/dev/null; then
+# pysaml2, python-cas and authlib, for the interoperability tests (SAML, CAS
+# and OpenID Connect implementations nobody here wrote).
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import saml2, cas, authlib' 2>/dev/null; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check 'pysaml2==7.5.*' 'python-cas==1.6.*'
+  .venv/bin/pip install --quiet --disable-pip-version-check 'pysaml2==7.5.*' 'python-cas==1.6.*' 'authlib==1.9.*' 'requests==2.*'
 fi
 export SSO_TEST_PYTHON="$PWD/.venv/bin/python"
 

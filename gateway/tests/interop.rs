@@ -1,5 +1,6 @@
-//! Interoperability with SAML code nobody here wrote (SAML core §5 XML
-//! signatures, profiles §4.1.4 Web Browser SSO responses):
+//! Interoperability with SAML, CAS and OpenID Connect code nobody here
+//! wrote (SAML core §5 XML signatures, profiles §4.1.4 Web Browser SSO
+//! responses; CAS 3.0; OpenID Connect Core 1.0):
 //!
 //! 1. every Response the gateway issues to a service verifies with the
 //!    `xmlsec1` command-line tool, each signature on its own;
@@ -9,13 +10,17 @@
 //!    provider (`Server`), signed, and encrypted when the cipher is one the
 //!    gateway allows;
 //! 4. a CAS 3.0 client (python-cas) validates a service ticket the gateway
-//!    issued and reads its attributes, and is refused the same ticket again.
+//!    issued and reads its attributes, and is refused the same ticket again;
+//! 5. an OpenID Connect relying party (authlib) runs the code flow with PKCE
+//!    from the discovery document (OpenID Connect Core 1.0 §3.1, RFC 7636,
+//!    RFC 9207), validates the ID token against the published keys, reads
+//!    userinfo, and is refused the same code again and an altered ID token.
 //!
 //! Each acceptance has its negative control: the same message with one
 //! byte changed (an attribute value, a signature, a ciphertext) is refused,
 //! and so are the algorithms the gateway does not allow. These tests need `xmlsec1` and a
-//! Python with pysaml2 and python-cas named by `SSO_TEST_PYTHON`; `./scripts/test.sh`
-//! provides both, and without them the tests fail (they never skip). The
+//! Python with pysaml2, python-cas and authlib named by `SSO_TEST_PYTHON`;
+//! `./scripts/test.sh` provides both, and without them the tests fail (they never skip). The
 //! Python peers are in `tests/interop/`.
 
 #![cfg(test)]
@@ -41,8 +46,8 @@ use tokio::process::Command;
 
 use common::{Browser, SamlForm, Stack, link, login_at_ent, saml_form};
 
-const SETUP: &str = "run ./scripts/test.sh: it installs xmlsec1, creates .venv with pysaml2 and python-cas \
-                     and exports SSO_TEST_PYTHON";
+const SETUP: &str = "run ./scripts/test.sh: it installs xmlsec1, creates .venv with pysaml2, python-cas \
+                     and authlib and exports SSO_TEST_PYTHON";
 
 const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion";
 const RESPONSE_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol:Response";
@@ -93,7 +98,7 @@ async fn require_xmlsec1() {
     assert!(version.ok, "xmlsec1 is missing: {SETUP}");
 }
 
-/// Runs a Python peer of `tests/interop/` with the pysaml2 virtualenv.
+/// Runs a Python peer of `tests/interop/` with the test virtualenv.
 async fn python(script: &str, args: &[&str], stdin: &str) -> Run {
     let python = std::env::var("SSO_TEST_PYTHON")
         .unwrap_or_else(|_| panic!("SSO_TEST_PYTHON is unset: {SETUP}"));
@@ -609,4 +614,149 @@ async fn python_cas_validates_a_ticket_and_is_refused_its_reuse() {
         .stdout("python-cas");
     let reused: serde_json::Value = serde_json::from_str(&reused).unwrap();
     assert!(reused["user"].is_null(), "{reused}");
+}
+
+/// The secret of the authlib clients: unreserved characters only, which
+/// authlib's `client_secret_basic` sends as they are (it does not
+/// form-urlencode them as RFC 6749 §2.3.1 asks).
+const AUTHLIB_SECRET: &str = "authlib-client-secret-0123456789_.~";
+
+/// A confidential OpenID Connect client for authlib: its token endpoint
+/// authentication, its ID token algorithm, PKCE required.
+fn authlib_client(
+    client_id: &str,
+    auth_method: &str,
+    alg: &str,
+    redirect: &str,
+) -> (String, String) {
+    use sha2::Digest as _;
+    let secret_sha256 = hex::encode(sha2::Sha256::digest(AUTHLIB_SECRET.as_bytes()));
+    (
+        format!("{client_id}.toml"),
+        format!(
+            "id = \"{client_id}\"\ndisplay_name = \"Client OIDC authlib\"\nkind = \"ent\"\n\n[oidc]\nclient_id = \"{client_id}\"\ntoken_endpoint_auth_method = \"{auth_method}\"\nclient_secret_sha256 = \"{secret_sha256}\"\nredirect_uris = [\"{redirect}\"]\nid_token_signed_response_alg = \"{alg}\"\nrequire_pkce = true\n\n[release]\nattributes = [\"IDO\", \"UAI\", \"PRO\", \"DIV\"]\n"
+        ),
+    )
+}
+
+/// `jwt` with one character of the first value of `claim` changed in its
+/// payload, which stays valid JSON: only the signature stands in the way.
+fn tamper_jwt_claim(jwt: &str, claim: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "{jwt}");
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let claims: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let value = claims[claim][0].as_str().unwrap();
+    let last = if value.ends_with('A') { "B" } else { "A" };
+    let changed = format!("{}{last}", &value[..value.len() - 1]);
+    let text = tamper(&text, &format!("\"{value}\""), &format!("\"{changed}\""));
+    let tampered: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(tampered[claim][0], changed.as_str(), "{text}");
+    format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(text), parts[2])
+}
+
+/// An OpenID Connect relying party nobody here wrote (authlib) completes
+/// the code flow with PKCE S256 for two clients (`client_secret_basic` with
+/// ES256 ID tokens, `client_secret_post` with RS256), validates each ID
+/// token with the keys of `jwks_uri`, and reads userinfo. Negative
+/// controls: the same code redeemed again, and the validated ID token with
+/// one character of its payload changed.
+#[tokio::test]
+async fn authlib_client_completes_the_code_flow_and_validates_the_id_token() {
+    let redirect = "http://127.0.0.1:9/authlib/callback";
+    let clients = [
+        ("authlib-basic", "client_secret_basic", "ES256"),
+        ("authlib-post", "client_secret_post", "RS256"),
+    ];
+    let stack = Stack::memory_with(
+        clients
+            .iter()
+            .map(|(id, method, alg)| authlib_client(id, method, alg, redirect))
+            .collect(),
+    )
+    .await;
+    let mut browser = Browser::new();
+    login_at_ent(&stack, &mut browser, "educonnect", "eleve.louis").await;
+    let ent = stack.sp_state("ent").await["last_attributes"].clone();
+    let issuer = stack.stack.base_url.clone();
+    let mut subs = Vec::new();
+
+    for (client_id, method, alg) in clients {
+        let work = tempfile::tempdir().unwrap();
+        let workdir = work.path().to_str().unwrap();
+        let request = python(
+            "oidc_client.py",
+            &[
+                "authorize",
+                workdir,
+                &issuer,
+                client_id,
+                AUTHLIB_SECRET,
+                method,
+                redirect,
+            ],
+            "",
+        )
+        .await
+        .stdout("authlib authorize");
+        let request: serde_json::Value = serde_json::from_str(&request).unwrap();
+        let url = request["url"].as_str().unwrap();
+        assert!(url.starts_with(&stack.url("/oidc/authorize?")), "{url}");
+        assert!(url.contains("code_challenge_method=S256"), "{url}");
+        let callback = browser.redirect_target(url).await;
+        assert!(
+            callback.starts_with(&format!("{redirect}?code=")),
+            "{client_id}: {callback}"
+        );
+
+        let finish = async || python("oidc_client.py", &["finish", workdir, &callback], "").await;
+        let answer = finish().await.stdout("authlib finish");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let sub = answer["sub"].as_str().unwrap().to_owned();
+        assert!(
+            sub.len() == 64 && sub.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{answer}"
+        );
+        assert_eq!(answer["userinfo"]["sub"], sub, "{answer}");
+        assert_eq!(answer["id_token_alg"], alg, "{client_id}: {answer}");
+        let claims = &answer["claims"];
+        assert_eq!(claims["aud"], client_id, "{answer}");
+        assert_eq!(claims["iss"], issuer.as_str(), "{answer}");
+        assert_eq!(claims["IDO"], serde_json::json!([sub]), "{answer}");
+        for name in ["UAI", "DIV"] {
+            assert_eq!(claims[name], ent[name], "{name}: {answer}");
+            assert_eq!(answer["userinfo"][name], ent[name], "{name}: {answer}");
+        }
+        assert_eq!(claims["PRO"], serde_json::json!(["National_ELV"]));
+        subs.push(sub);
+
+        // The same code redeemed again by authlib: refused.
+        let replay = finish().await;
+        assert!(
+            !replay.ok && replay.stderr.contains("invalid_grant"),
+            "{client_id}: authlib redeemed a code twice:\n{}{}",
+            replay.stdout,
+            replay.stderr
+        );
+
+        // Positive control: the untouched ID token validates on its own;
+        // the same with one character of its UAI claim changed does not.
+        let id_token = answer["id_token"].as_str().unwrap();
+        let validate =
+            async |token: &str| python("oidc_client.py", &["validate", workdir, token], "").await;
+        let untouched = validate(id_token).await.stdout("authlib validate");
+        let untouched: serde_json::Value = serde_json::from_str(&untouched).unwrap();
+        assert_eq!(&untouched, claims);
+        let tampered = tamper_jwt_claim(id_token, "UAI");
+        let refused = validate(&tampered).await;
+        assert!(
+            !refused.ok && refused.stderr.contains("BadSignatureError"),
+            "{client_id}: authlib and an altered ID token:\n{}{}",
+            refused.stdout,
+            refused.stderr
+        );
+    }
+    assert_ne!(subs[0], subs[1], "one identifier per service");
+    assert!(!subs.contains(&ent["IDO"][0].as_str().unwrap().to_owned()));
 }
