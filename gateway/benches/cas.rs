@@ -59,6 +59,7 @@ async fn run() -> BenchResult<()> {
             upstream_name_id: None,
             upstream_name_id_format: None,
             upstream_session_index: None,
+            upstream_id_token: None,
         })
         .await?;
     let cookie = format!(

@@ -3,7 +3,11 @@
 //! file per downstream service, IdP metadata files and key files, all paths
 //! relative to the configuration file's folder. Secrets and addresses may be
 //! overridden by environment variables (`SSO_REDIS_URL`,
-//! `SSO_IDENTIFIER_SECRET`, `SSO_PUBLIC_URL`, `SSO_LISTEN`).
+//! `SSO_IDENTIFIER_SECRET`, `SSO_PUBLIC_URL`, `SSO_LISTEN`, and
+//! `SSO_OIDC_CLIENT_SECRET_<ID>` for the client secret of each
+//! `[[oidc_idp]]`). The upstream identity providers of the three kinds
+//! (`[[idp]]`, `[[oidc_idp]]`, `[[header_idp]]`) appear on the discovery page
+//! in the order of their tables in the file.
 //!
 //! [`check`] validates everything `serve` needs and reports each problem with
 //! the file, line and field it comes from; `serve` refuses to start on any.
@@ -12,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use idp_connectors::config::SamlIdpConfig;
+use idp_connectors::config::{HeaderIdpConfig, OidcIdpConfig, SamlIdpConfig};
 use idp_connectors::mapping::{Mapping, MappingConfig};
 use serde::Deserialize;
 use sso_core::{Location, line_of};
@@ -37,9 +41,15 @@ pub struct GatewayConfig {
     pub registry: RegistryConfig,
     /// Legal notice shown on every page, before login.
     pub legal: LegalConfig,
-    /// Upstream identity providers, in discovery-page order.
+    /// Upstream SAML identity providers.
     #[serde(default)]
     pub idp: Vec<SamlIdpConfig>,
+    /// Upstream OpenID Connect providers.
+    #[serde(default)]
+    pub oidc_idp: Vec<OidcIdpConfig>,
+    /// Trusted reverse proxies passing the identity in headers.
+    #[serde(default)]
+    pub header_idp: Vec<HeaderIdpConfig>,
     /// Attribute mappings, by name.
     #[serde(default)]
     pub mapping: BTreeMap<String, Spanned<MappingConfig>>,

@@ -1,6 +1,6 @@
-//! The demo: the gateway with the simulated ÉduConnect, agent IdP, ENT and
-//! resources of `testbed/`, in one process, on one port, with in-memory state
-//! (or a given Redis, for the tests).
+//! The demo: the gateway with the simulated ÉduConnect (SAML and OpenID
+//! Connect), agent IdP, ENT and resources of `testbed/`, in one process, on
+//! one port, with in-memory state (or a given Redis, for the tests).
 //!
 //! It runs the real configuration path: the example configuration
 //! (`config/example/`) is written to a fresh folder with generated keys and
@@ -12,11 +12,21 @@
 //! degree (the demo population of `testbed::people` plus a few generated
 //! schools) is written beside the configuration and imported into the
 //! stack's store, exactly as `sso-gateway aaf import` does.
+//!
+//! The simulated OpenID provider is served by the same process, and the
+//! gateway fetches its discovery document and keys while starting, as it
+//! would from a real provider. So the listener starts serving first: the
+//! simulators answer at once, and the gateway's routes answer 503 (with
+//! `Retry-After`) until the gateway is built, then are served as usual.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use sp_registry::subscription::parse_file;
 use sso_directory::import::{ImportOptions, import};
 use sso_directory::set::ExportSet;
@@ -24,15 +34,18 @@ use sso_saml::keys::SigningKey;
 use sso_testbed::aaf::{self, AafSpec};
 use sso_testbed::people::{self, Degree};
 use sso_testbed::{
-    IdpKind, MediacentreApi, SimCasClientConfig, SimIdpConfig, SimOidcRpConfig, SimSpConfig,
-    sim_cas_client_router, sim_idp_metadata, sim_idp_router, sim_oidc_rp_router, sim_sp_metadata,
-    sim_sp_router,
+    IdpKind, MediacentreApi, OidcSigningKey, SimCasClientConfig, SimIdpConfig, SimOidcOpConfig,
+    SimOidcRpConfig, SimSpConfig, sim_cas_client_router, sim_idp_metadata, sim_idp_router,
+    sim_oidc_op_router, sim_oidc_rp_router, sim_sp_metadata, sim_sp_router,
 };
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 
 use crate::config::LoadedConfig;
 use crate::server::{StartError, build};
 use crate::state::{AppState, Urls};
+use crate::upstreams::oidc_callback_path;
 
 const EXAMPLE_CONFIG: &str = include_str!("../../config/example/gateway.toml");
 const EXAMPLE_SUBSCRIPTIONS: &str = include_str!("../../config/example/subscriptions.json");
@@ -73,6 +86,14 @@ const CAS_RESOURCE: (&str, &str) = ("atlas", "https://atlas.demo.example/");
 /// origin its example service file names, and its client id.
 const OIDC_RESOURCE: (&str, &str, &str) = ("labo", "https://labo.demo.example", "labo-sciences");
 
+/// The simulated ÉduConnect OpenID provider: its id in the gateway's
+/// configuration (and path under `/testbed/`), the client id it registered
+/// for the gateway, the client secret file and the mapping of the example.
+const OIDC_PROVIDER: &str = "educonnect-oidc";
+const OIDC_CLIENT_ID: &str = "sso-gateway-demo";
+const OIDC_SECRET_FILE: &str = "keys/educonnect-oidc.secret";
+const OIDC_MAPPING: &str = "educonnect_oidc";
+
 /// Which store the demo uses.
 #[derive(Debug, Clone)]
 pub enum DemoStore {
@@ -108,6 +129,9 @@ pub enum DemoError {
     /// The demo directory could not be generated or imported.
     #[error("demo AAF directory: {0}")]
     Directory(String),
+    /// The listener's address could not be read.
+    #[error("cannot read the listener's address: {0}")]
+    Listener(String),
 }
 
 /// A simulated service provider of the demo: testbed id, registry file.
@@ -155,6 +179,20 @@ fn for_the_demo(text: &str, base_url: &str) -> String {
         .replace(oidc_origin, &format!("{base_url}/testbed/{oidc_path}"))
 }
 
+/// What a demo stack is made of beyond the example configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    /// Where to write the configuration (a temporary folder if None).
+    pub out_dir: Option<PathBuf>,
+    /// Extra files (plain file name, contents) written into the services
+    /// folder before the configuration is loaded.
+    pub extra_services: Vec<(String, String)>,
+    /// Extra configuration merged into the demo's `gateway.toml`: a table
+    /// replaces the demo's table of the same name, an array (e.g. more
+    /// `[[oidc_idp]]` or `[[header_idp]]`) is appended to the demo's.
+    pub extra_config: toml::Table,
+}
+
 /// A running demo stack.
 pub struct DemoStack {
     /// Base URL of the gateway (and of the simulators, under `/testbed/`).
@@ -163,8 +201,7 @@ pub struct DemoStack {
     pub config_path: PathBuf,
     /// The gateway's state.
     pub state: AppState,
-    /// The combined router (gateway and simulators).
-    pub router: Router,
+    server: JoinHandle<Result<(), StartError>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -228,6 +265,7 @@ fn demo_config_text(
     base_url: &str,
     listen: SocketAddr,
     store: &DemoStore,
+    extra: &toml::Table,
 ) -> Result<String, DemoError> {
     let mut table: toml::Table =
         toml::from_str(EXAMPLE_CONFIG).map_err(|err| DemoError::Example(err.to_string()))?;
@@ -257,6 +295,41 @@ fn demo_config_text(
         }
     }
     table.insert("store".into(), store_table.into());
+    let mut oidc = toml::Table::new();
+    for (key, value) in [
+        ("id", OIDC_PROVIDER.to_owned()),
+        ("label", "Élève ou parent — OpenID Connect".to_owned()),
+        (
+            "description",
+            "Je me connecte avec mon compte ÉduConnect, par OpenID Connect".to_owned(),
+        ),
+        ("issuer", format!("{base_url}/testbed/{OIDC_PROVIDER}")),
+        ("client_id", OIDC_CLIENT_ID.to_owned()),
+        ("client_secret_file", OIDC_SECRET_FILE.to_owned()),
+        (
+            "redirect_uri",
+            format!("{base_url}{}", oidc_callback_path(OIDC_PROVIDER)),
+        ),
+        ("mapping", OIDC_MAPPING.to_owned()),
+    ] {
+        oidc.insert(key.into(), value.into());
+    }
+    oidc.insert(
+        "scopes".into(),
+        toml::Value::Array(vec!["openid".into(), "profile".into()]),
+    );
+    table.insert(
+        "oidc_idp".into(),
+        toml::Value::Array(vec![toml::Value::Table(oidc)]),
+    );
+    for (key, value) in extra.clone() {
+        match (table.get_mut(&key), value) {
+            (Some(toml::Value::Array(mine)), toml::Value::Array(more)) => mine.extend(more),
+            (_, value) => {
+                table.insert(key, value);
+            }
+        }
+    }
     toml::to_string(&table).map_err(|err| DemoError::Example(err.to_string()))
 }
 
@@ -366,6 +439,21 @@ impl DemoStack {
             )?;
             simulators = simulators.nest(&format!("/testbed/{}", sp.path), sim_sp_router(sim));
         }
+        let oidc_secret = crate::random_token();
+        write(&dir.join(OIDC_SECRET_FILE), &oidc_secret)?;
+        let oidc_op = SimOidcOpConfig {
+            base_url: format!("{base_url}/testbed/{OIDC_PROVIDER}"),
+            client_id: OIDC_CLIENT_ID.to_owned(),
+            client_secret: oidc_secret,
+            redirect_uris: vec![format!("{base_url}{}", oidc_callback_path(OIDC_PROVIDER))],
+            post_logout_redirect_uris: vec![urls.oidc_logout_return.clone()],
+            signing_key: OidcSigningKey::generate("educonnect-oidc-demo")
+                .map_err(|err| DemoError::Keys(err.to_string()))?,
+        };
+        simulators = simulators.nest(
+            &format!("/testbed/{OIDC_PROVIDER}"),
+            sim_oidc_op_router(oidc_op),
+        );
         let (cas_path, _) = CAS_RESOURCE;
         simulators = simulators.nest(
             &format!("/testbed/{cas_path}"),
@@ -422,30 +510,22 @@ impl DemoStack {
         Ok(())
     }
 
-    /// Builds the stack for a listener already bound (its port makes the URLs).
-    /// `out_dir`: where to write the configuration (a temporary folder if None).
-    pub async fn build(
-        listener: &TcpListener,
+    /// Starts the stack on a listener already bound (its port makes the
+    /// URLs): writes the configuration, serves the simulators at once (the
+    /// gateway's routes answer 503 meanwhile), builds the gateway (which
+    /// fetches the simulated OpenID provider's documents through the
+    /// listener), loads the demo directory and subscriptions, then serves the
+    /// gateway's routes too.
+    pub async fn start(
+        listener: TcpListener,
         store: DemoStore,
-        out_dir: Option<PathBuf>,
+        options: DemoOptions,
     ) -> Result<Self, DemoError> {
-        Self::build_with(listener, store, out_dir, &[]).await
-    }
-
-    /// [`DemoStack::build`] with extra files (name, contents) written into the
-    /// services folder before the configuration is loaded.
-    async fn build_with(
-        listener: &TcpListener,
-        store: DemoStore,
-        out_dir: Option<PathBuf>,
-        extra_services: &[(String, String)],
-    ) -> Result<Self, DemoError> {
-        let addr = listener.local_addr().map_err(|err| DemoError::Write {
-            path: PathBuf::from("."),
-            reason: err.to_string(),
-        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|err| DemoError::Listener(err.to_string()))?;
         let base_url = format!("http://{addr}");
-        let (dir, temp) = match out_dir {
+        let (dir, temp) = match options.out_dir {
             Some(dir) => (dir, None),
             None => {
                 let temp = tempfile::tempdir().map_err(|err| DemoError::Write {
@@ -455,21 +535,38 @@ impl DemoStack {
                 (temp.path().to_owned(), Some(temp))
             }
         };
-        let simulators =
-            Self::write_config(&dir, &base_url, &demo_config_text(&base_url, addr, &store)?)?;
-        Self::write_extra_services(&dir, &base_url, extra_services)?;
+        let config_text = demo_config_text(&base_url, addr, &store, &options.extra_config)?;
+        let simulators = Self::write_config(&dir, &base_url, &config_text)?;
+        Self::write_extra_services(&dir, &base_url, &options.extra_services)?;
+        let gateway: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
+        let late = Arc::clone(&gateway);
+        let router = simulators.fallback(move |request: Request| {
+            let late = Arc::clone(&late);
+            async move { late_gateway(&late, request).await }
+        });
+        let server = tokio::spawn(crate::server::serve(listener, router));
         let config_path = dir.join("gateway.toml");
         let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
-        let (gateway, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;
+        let (routes, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;
         load_directory(&state, &dir.join("aaf")).await?;
         load_subscriptions(&state, &dir).await?;
+        // Set once, here: the only writer.
+        let _ = gateway.set(routes);
         Ok(Self {
             base_url,
             config_path,
             state,
-            router: gateway.merge(simulators),
+            server,
             _dir: temp,
         })
+    }
+
+    /// Serves until SIGTERM or Ctrl-C (the `demo` command).
+    pub async fn wait(self) -> Result<(), StartError> {
+        match self.server.await {
+            Ok(result) => result,
+            Err(err) => Err(StartError::Io(std::io::Error::other(err.to_string()))),
+        }
     }
 
     /// Writes the example configuration, unchanged, into `dir` with generated
@@ -502,18 +599,32 @@ impl DemoStack {
     ) -> Result<Self, DemoError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|err| DemoError::Write {
-                path: PathBuf::from("."),
-                reason: err.to_string(),
-            })?;
-        let stack = Self::build_with(&listener, store, None, &extra_services).await?;
-        let router = stack.router.clone();
-        tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, router).await {
-                tracing::error!(error = %err, "demo server stopped");
-            }
-        });
-        Ok(stack)
+            .map_err(|err| DemoError::Listener(err.to_string()))?;
+        Self::start(
+            listener,
+            store,
+            DemoOptions {
+                extra_services,
+                ..DemoOptions::default()
+            },
+        )
+        .await
+    }
+}
+
+/// The gateway's routes once built; 503 with `Retry-After` before.
+async fn late_gateway(gateway: &OnceLock<Router>, request: Request) -> Response {
+    match gateway.get() {
+        Some(router) => match router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "the gateway is starting",
+        )
+            .into_response(),
     }
 }
 

@@ -15,6 +15,12 @@ pub enum WebError {
     UnknownService(String),
     /// The upstream login could not be accepted.
     LoginFailed(String),
+    /// The upstream identity provider answered with an error (the user
+    /// cancelled, or the provider refused the login).
+    UpstreamCancelled(String),
+    /// A trusted-header login reached the gateway without going through a
+    /// trusted proxy.
+    ProxyRequired(String),
     /// The person may not use the service.
     AccessDenied(String),
     /// The service is reserved to other schools (or the opening to the
@@ -54,7 +60,8 @@ impl WebError {
             WebError::BadRequest(_) | WebError::UnknownService(_) | WebError::Expired(_) => {
                 StatusCode::BAD_REQUEST
             }
-            WebError::LoginFailed(_) => StatusCode::UNAUTHORIZED,
+            WebError::LoginFailed(_) | WebError::UpstreamCancelled(_) => StatusCode::UNAUTHORIZED,
+            WebError::ProxyRequired(_) => StatusCode::FORBIDDEN,
             WebError::AccessDenied(_)
             | WebError::NotForYourSchool(_)
             | WebError::StrongerLoginRequired(_)
@@ -81,6 +88,16 @@ impl WebError {
                 "La connexion a échoué",
                 "Votre identification n'a pas pu être vérifiée.",
                 Some("Fermez cette page et connectez-vous à nouveau depuis l'ENT."),
+            ),
+            WebError::UpstreamCancelled(_) => (
+                "Connexion non aboutie",
+                "Le service d'identification n'a pas accordé la connexion : elle a été annulée ou refusée.",
+                Some("Revenez au service que vous vouliez ouvrir et connectez-vous à nouveau."),
+            ),
+            WebError::ProxyRequired(_) => (
+                "Connexion impossible par ce chemin",
+                "Cette méthode de connexion n'est possible qu'en passant par le portail d'authentification de votre académie.",
+                Some("Connectez-vous sur le portail de votre académie, puis rouvrez le service."),
             ),
             WebError::AccessDenied(_) => (
                 "Accès refusé",
@@ -136,6 +153,8 @@ impl WebError {
             WebError::BadRequest(d)
             | WebError::UnknownService(d)
             | WebError::LoginFailed(d)
+            | WebError::UpstreamCancelled(d)
+            | WebError::ProxyRequired(d)
             | WebError::AccessDenied(d)
             | WebError::NotForYourSchool(d)
             | WebError::StrongerLoginRequired(d)

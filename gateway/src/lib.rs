@@ -21,6 +21,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod subscriptions;
+pub mod upstreams;
 pub mod web;
 
 use rand::RngCore;

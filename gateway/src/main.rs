@@ -12,7 +12,7 @@ use sso_directory::set::ExportSet;
 use sso_directory::store::Directory;
 use sso_gateway::aaf;
 use sso_gateway::config::{LoadedConfig, StoreConfig};
-use sso_gateway::demo::{DemoStack, DemoStore};
+use sso_gateway::demo::{DemoOptions, DemoStack, DemoStore};
 use sso_gateway::server;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -210,7 +210,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo { listen, config_out } => {
             init_logs(false);
             let listener = TcpListener::bind(&listen).await?;
-            let stack = DemoStack::build(&listener, DemoStore::Memory, config_out).await?;
+            let options = DemoOptions {
+                out_dir: config_out,
+                ..DemoOptions::default()
+            };
+            let stack = DemoStack::start(listener, DemoStore::Memory, options).await?;
             println!();
             println!(
                 "Demo ready. Open {}/testbed/ent in a browser.",
@@ -222,7 +226,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 stack.config_path.display()
             );
             println!();
-            server::serve(listener, stack.router).await?;
+            stack.wait().await?;
             Ok(ExitCode::SUCCESS)
         }
     }

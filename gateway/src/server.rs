@@ -1,6 +1,7 @@
 //! Running the gateway: connects the store, builds the shared state, starts
 //! background metadata refresh, serves HTTP, and drains on SIGTERM / Ctrl-C.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,7 +64,7 @@ pub async fn build(
         config,
         urls,
         registry,
-        connectors,
+        upstreams,
         metadata_sources,
         signing_key,
         identifier_keys,
@@ -71,8 +72,8 @@ pub async fn build(
         admin_token,
         oidc_keys,
     } = prepared;
-    for (source, connector) in metadata_sources.into_iter().zip(connectors.iter()) {
-        source.spawn_refresh(Arc::clone(connector), http.clone());
+    for (source, connector) in metadata_sources {
+        source.spawn_refresh(connector, http.clone());
     }
     let registry = SharedRegistry::new(
         registry,
@@ -90,7 +91,7 @@ pub async fn build(
         directory: Directory::new(Arc::clone(&store)),
         store,
         registry,
-        connectors: Arc::new(connectors),
+        upstreams: Arc::new(upstreams),
         signing_key,
         identifier_keys,
         pages,
@@ -104,10 +105,15 @@ pub async fn build(
 }
 
 /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+/// Each request carries its TCP peer address (`ConnectInfo<SocketAddr>`),
+/// which the trusted-header connectors check.
 pub async fn serve(listener: TcpListener, router: Router) -> Result<(), StartError> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 

@@ -14,6 +14,10 @@
 //!   browser that made it (a random `sso_browser` cookie), TTL 10 minutes.
 //! * Upstream request `upreq:<request id>`: the AuthnRequest sent to an IdP,
 //!   consumed once (GETDEL) by the ACS.
+//! * OpenID Connect request `oidcreq:<SHA-256 of state>`: the pending
+//!   authentication request sent to an OpenID provider (`state`, `nonce`,
+//!   PKCE verifier), with its flow and browser, consumed once (GETDEL) by the
+//!   callback; TTL of a flow.
 //! * Pending choice `choice:<id>`: a validated login waiting for the user to
 //!   pick an académie, bound to the browser, consumed once.
 
@@ -36,6 +40,10 @@ pub struct Session {
     pub upstream_name_id_format: Option<String>,
     /// The upstream session index.
     pub upstream_session_index: Option<String>,
+    /// The ID token of an OpenID Connect login, the `id_token_hint` of the
+    /// logout at the provider.
+    #[serde(default)]
+    pub upstream_id_token: Option<String>,
 }
 
 /// A service that received an assertion in a session, to be told at logout.
@@ -137,6 +145,22 @@ pub struct UpstreamRequest {
     pub flow_id: Option<String>,
     /// Hash of the browser-binding cookie.
     pub browser: String,
+}
+
+/// An authentication request sent to an OpenID provider, waiting for its
+/// callback.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OidcRequest {
+    /// What the connector needs to check the callback.
+    pub auth: idp_connectors::oidc::PendingAuth,
+    /// Flow it serves (None: a plain login at the gateway).
+    pub flow_id: Option<String>,
+    /// Hash of the browser-binding cookie.
+    pub browser: String,
+}
+
+fn oidc_request_key(state: &str) -> String {
+    format!("oidcreq:{}", crate::digest(state))
 }
 
 /// Key linking a service's identifier of a user to the session.
@@ -321,6 +345,23 @@ impl<'a> Sessions<'a> {
         take_json(self.store, &format!("choice:{id}")).await
     }
 
+    /// Records an authentication request sent to an OpenID provider, under its `state`.
+    pub async fn put_oidc(&self, request: &OidcRequest) -> Result<(), StoreError> {
+        put_json(
+            self.store,
+            &oidc_request_key(&request.auth.state),
+            request,
+            self.flow_ttl,
+        )
+        .await
+    }
+
+    /// Consumes the authentication request whose `state` the callback
+    /// carries (once only).
+    pub async fn take_oidc(&self, state: &str) -> Result<Option<OidcRequest>, StoreError> {
+        take_json(self.store, &oidc_request_key(state)).await
+    }
+
     /// Consumes the record of an AuthnRequest sent upstream (once only).
     pub async fn take_upstream(
         &self,
@@ -352,6 +393,7 @@ mod tests {
             upstream_name_id: None,
             upstream_name_id_format: None,
             upstream_session_index: None,
+            upstream_id_token: None,
         }
     }
 
@@ -400,6 +442,22 @@ mod tests {
         sessions.put_upstream("_r1", &request).await.unwrap();
         assert!(sessions.take_upstream("_r1").await.unwrap().is_some());
         assert!(sessions.take_upstream("_r1").await.unwrap().is_none());
+
+        let oidc = OidcRequest {
+            auth: idp_connectors::oidc::PendingAuth {
+                idp: "fim".into(),
+                state: "s1".into(),
+                nonce: "n".into(),
+                pkce_verifier: "v".into(),
+                created_at: 0,
+            },
+            flow_id: None,
+            browser: "b".into(),
+        };
+        sessions.put_oidc(&oidc).await.unwrap();
+        assert!(sessions.take_oidc("s2").await.unwrap().is_none());
+        assert!(sessions.take_oidc("s1").await.unwrap().is_some());
+        assert!(sessions.take_oidc("s1").await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Building the running gateway from its configuration: keys, identifier
-//! secret, downstream registry, attribute mappings, upstream connectors and
-//! their metadata. Every problem is collected with its file, line and field;
+//! secret, downstream registry, attribute mappings, upstream connectors of
+//! every kind (SAML metadata, OpenID Connect discovery and keys, trusted
+//! proxies). Every problem is collected with its file, line and field;
 //! `check-config` prints them and `serve` refuses to start on any.
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::oidc::ProviderKeys;
 use crate::pages::Pages;
 use crate::registry::SharedRegistry;
 use crate::session::Sessions;
+use crate::upstreams::{self, Upstream};
 
 /// Public endpoints, derived from `server.public_url`.
 #[derive(Debug, Clone)]
@@ -49,6 +51,9 @@ pub struct Urls {
     pub oidc_jwks: String,
     /// OpenID provider: RP-initiated logout.
     pub oidc_end_session: String,
+    /// Upstream OpenID Connect: where the providers send the browser back
+    /// after an RP-initiated logout (`post_logout_redirect_uri`).
+    pub oidc_logout_return: String,
 }
 
 impl Urls {
@@ -68,6 +73,7 @@ impl Urls {
             oidc_userinfo: format!("{base}/oidc/userinfo"),
             oidc_jwks: format!("{base}/oidc/jwks"),
             oidc_end_session: format!("{base}/oidc/logout"),
+            oidc_logout_return: format!("{base}/oidc/logout/return"),
             base,
         }
     }
@@ -82,9 +88,10 @@ pub struct Prepared {
     /// Downstream services.
     pub registry: Arc<Registry>,
     /// Upstream identity providers, in discovery order.
-    pub connectors: Vec<Arc<SamlConnector>>,
-    /// Where each connector's metadata comes from (for background refresh).
-    pub metadata_sources: Vec<MetadataSource>,
+    pub upstreams: Vec<Upstream>,
+    /// Each SAML connector with where its metadata comes from (for
+    /// background refresh).
+    pub metadata_sources: Vec<(MetadataSource, Arc<SamlConnector>)>,
     /// Signing key of both roles.
     pub signing_key: Arc<SigningKey>,
     /// Keys deriving opaque identifiers (current and previous).
@@ -110,8 +117,8 @@ pub struct AppState {
     pub directory: Directory,
     /// Downstream services.
     pub registry: SharedRegistry,
-    /// Upstream identity providers.
-    pub connectors: Arc<Vec<Arc<SamlConnector>>>,
+    /// Upstream identity providers, in discovery order.
+    pub upstreams: Arc<Vec<Upstream>>,
     /// Signing key.
     pub signing_key: Arc<SigningKey>,
     /// Keys deriving opaque identifiers (current and previous).
@@ -150,15 +157,24 @@ impl AppState {
         )
     }
 
-    /// The connector with this id.
-    pub fn connector(&self, id: &str) -> Option<&Arc<SamlConnector>> {
-        self.connectors.iter().find(|c| c.id() == id)
+    /// The upstream identity provider with this id, whatever its kind.
+    pub fn upstream(&self, id: &str) -> Option<&Upstream> {
+        self.upstreams.iter().find(|u| u.id() == id)
     }
 
-    /// The connector of this upstream entityID.
+    /// The SAML connectors, in discovery order.
+    pub fn saml_connectors(&self) -> impl Iterator<Item = &Arc<SamlConnector>> {
+        self.upstreams.iter().filter_map(Upstream::as_saml)
+    }
+
+    /// The SAML connector with this id.
+    pub fn connector(&self, id: &str) -> Option<&Arc<SamlConnector>> {
+        self.upstream(id).and_then(Upstream::as_saml)
+    }
+
+    /// The SAML connector of this upstream entityID.
     pub fn connector_by_entity(&self, entity_id: &str) -> Option<&Arc<SamlConnector>> {
-        self.connectors
-            .iter()
+        self.saml_connectors()
             .find(|c| c.config().entity_id.get_ref() == entity_id)
     }
 }
@@ -249,8 +265,11 @@ pub async fn prepare(
         })
         .ok();
 
-    let mut connectors = Vec::new();
+    // Every upstream with the position of its `id` in the file: the
+    // discovery page follows the file, whatever the kinds.
+    let mut upstreams: Vec<(usize, Upstream)> = Vec::new();
     let mut metadata_sources = Vec::new();
+    let mut seen = BTreeMap::new();
     if let (Some(signing_key), Some(encryption_key)) = (&signing_key, &encryption_key) {
         let settings = Arc::new(SpSettings {
             entity_id: config.saml.sp_entity_id.clone(),
@@ -261,7 +280,6 @@ pub async fn prepare(
             clock_skew: Duration::from_secs(config.saml.clock_skew_seconds),
             max_message_bytes: config.saml.max_message_bytes,
         });
-        let mut seen = BTreeMap::new();
         for (index, idp) in config.idp.iter().enumerate() {
             let field = |name: &str| format!("idp[{index}].{name}");
             if seen.insert(idp.id.get_ref().clone(), ()).is_some() {
@@ -315,8 +333,9 @@ pub async fn prepare(
             };
             match SamlConnector::new(idp.clone(), mapping, Arc::clone(&settings), metadata) {
                 Ok(connector) => {
-                    connectors.push(Arc::new(connector));
-                    metadata_sources.push(source);
+                    let connector = Arc::new(connector);
+                    upstreams.push((idp.id.span().start, Upstream::Saml(Arc::clone(&connector))));
+                    metadata_sources.push((source, connector));
                 }
                 Err(err) => problems.push(loaded.problem_at(
                     &toml::Spanned::new(span_of_metadata, ()),
@@ -326,6 +345,45 @@ pub async fn prepare(
             }
         }
     }
+    for (index, oidc) in config.oidc_idp.iter().enumerate() {
+        if seen.insert(oidc.id.get_ref().clone(), ()).is_some() {
+            problems.push(loaded.problem_at(
+                &oidc.id,
+                format!("oidc_idp[{index}].id"),
+                "duplicate identity provider id",
+            ));
+            continue;
+        }
+        let mapping = mappings.get(oidc.mapping.get_ref());
+        match upstreams::oidc_connector(loaded, index, oidc, mapping, http).await {
+            Ok(connector) => {
+                upstreams.push((oidc.id.span().start, Upstream::Oidc(Arc::new(connector))));
+            }
+            Err(found) => problems.extend(found),
+        }
+    }
+    for (index, header) in config.header_idp.iter().enumerate() {
+        if seen.insert(header.id.get_ref().clone(), ()).is_some() {
+            problems.push(loaded.problem_at(
+                &header.id,
+                format!("header_idp[{index}].id"),
+                "duplicate identity provider id",
+            ));
+            continue;
+        }
+        let mapping = mappings.get(header.mapping.get_ref());
+        match upstreams::header_connector(loaded, index, header, mapping) {
+            Ok(connector) => {
+                upstreams.push((
+                    header.id.span().start,
+                    Upstream::Headers(Arc::new(connector)),
+                ));
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    upstreams.sort_by_key(|(position, _)| *position);
+    let upstreams: Vec<Upstream> = upstreams.into_iter().map(|(_, u)| u).collect();
     let admin_token = admin_token(loaded)
         .map_err(|p| problems.push(p))
         .ok()
@@ -342,7 +400,7 @@ pub async fn prepare(
         .map(Arc::new)
         .map_err(|p| problems.extend(p))
         .ok();
-    if config.idp.is_empty() {
+    if config.idp.is_empty() && config.oidc_idp.is_empty() && config.header_idp.is_empty() {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),
             line: None,
@@ -370,7 +428,7 @@ pub async fn prepare(
             config: config.clone(),
             urls,
             registry,
-            connectors,
+            upstreams,
             metadata_sources,
             signing_key,
             identifier_keys,

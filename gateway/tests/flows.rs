@@ -330,7 +330,7 @@ async fn a_response_replayed_on_a_second_replica_sharing_redis_is_refused() {
     let (router, _) = sso_gateway::server::build(&loaded, None).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let replica = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(sso_gateway::server::serve(listener, router));
 
     // Positive control: the browser delivers it to the first replica.
     browser.stop_at = None;

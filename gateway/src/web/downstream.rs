@@ -277,8 +277,8 @@ pub(super) async fn proceed(
             return respond(state, session_id, &session, flow_id, false).await;
         }
         step_up = state
-            .connector(&session.identity.idp)
-            .map(|connector| connector.id().to_owned());
+            .upstream(&session.identity.idp)
+            .map(|upstream| upstream.id().to_owned());
     }
     if flow.is_passive {
         return respond_passive(state, flow_id).await;
@@ -287,7 +287,7 @@ pub(super) async fn proceed(
         // A stronger login at the IdP of the session's login.
         return Ok(Redirect::to(&format!("/login/{idp}?flow={flow_id}")).into_response());
     }
-    let target = match state.connectors.as_slice() {
+    let target = match state.upstreams.as_slice() {
         [only] => format!("/login/{}?flow={flow_id}", only.id()),
         _ => format!("/login?flow={flow_id}"),
     };

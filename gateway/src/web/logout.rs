@@ -4,7 +4,10 @@
 //! told: services with a SOAP endpoint in parallel over the back channel,
 //! bounded by `saml.logout_timeout_ms`; services with an HTTP-Redirect
 //! endpoint one after the other through the browser. Then the upstream IdP
-//! (when the logout did not come from it), then whoever asked gets its
+//! (when the logout did not come from it): a SAML LogoutRequest, or for an
+//! OpenID Connect login the provider's `end_session_endpoint` with the ID
+//! token as `id_token_hint` (RP-Initiated Logout 1.0; the logout ends at the
+//! gateway when the provider advertises none); then whoever asked gets its
 //! answer. Best-effort: a service that does not answer is reported, never
 //! blocks the end of the session.
 //!
@@ -58,11 +61,17 @@ enum Origin {
 
 /// Where the upstream IdP session is, to end it too.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct UpstreamSession {
-    idp: String,
-    name_id: String,
-    name_id_format: Option<String>,
-    session_index: Option<String>,
+#[serde(tag = "protocol", rename_all = "lowercase")]
+enum UpstreamSession {
+    /// A SAML IdP: a LogoutRequest naming the NameID and session index.
+    Saml {
+        idp: String,
+        name_id: String,
+        name_id_format: Option<String>,
+        session_index: Option<String>,
+    },
+    /// An OpenID provider: RP-initiated logout with the ID token as hint.
+    Oidc { idp: String, id_token: String },
 }
 
 /// A logout in progress, kept in the store under `slo:<id>` between redirects.
@@ -86,12 +95,20 @@ fn service_name(state: &AppState, id: &str) -> String {
 }
 
 fn upstream_of(session: &Session) -> Option<UpstreamSession> {
-    Some(UpstreamSession {
-        idp: session.identity.idp.clone(),
-        name_id: session.upstream_name_id.clone()?,
-        name_id_format: session.upstream_name_id_format.clone(),
-        session_index: session.upstream_session_index.clone(),
-    })
+    let idp = session.identity.idp.clone();
+    match (&session.upstream_name_id, &session.upstream_id_token) {
+        (Some(name_id), _) => Some(UpstreamSession::Saml {
+            idp,
+            name_id: name_id.clone(),
+            name_id_format: session.upstream_name_id_format.clone(),
+            session_index: session.upstream_session_index.clone(),
+        }),
+        (None, Some(id_token)) => Some(UpstreamSession::Oidc {
+            idp,
+            id_token: id_token.clone(),
+        }),
+        (None, None) => None,
+    }
 }
 
 /// Who a LogoutRequest names (saml-profiles §4.4.4.1): only that
@@ -415,30 +432,82 @@ async fn next_step(
         .await?;
         return Ok(Redirect::to(&url).into_response());
     }
-    if let Some(upstream) = logout.upstream.take()
-        && let Some(connector) = state.connector(&upstream.idp)
-    {
-        let name_id = NameId {
-            value: upstream.name_id.clone(),
-            format: upstream.name_id_format.clone(),
-            name_qualifier: None,
-            sp_name_qualifier: None,
-        };
-        if let Ok((request_id, url)) =
-            connector.logout_request(&name_id, upstream.session_index.as_deref(), &logout_id)
-        {
-            logout.waiting_for = Some((format!("idp:{}", upstream.idp), request_id));
-            put_json(
-                state.store.as_ref(),
-                &format!("slo:{logout_id}"),
-                &logout,
-                LOGOUT_TTL,
-            )
-            .await?;
-            return Ok(Redirect::to(&url).into_response());
+    match logout.upstream.take() {
+        Some(UpstreamSession::Saml {
+            idp,
+            name_id,
+            name_id_format,
+            session_index,
+        }) => {
+            if let Some(connector) = state.connector(&idp) {
+                let name_id = NameId {
+                    value: name_id,
+                    format: name_id_format,
+                    name_qualifier: None,
+                    sp_name_qualifier: None,
+                };
+                if let Ok((request_id, url)) =
+                    connector.logout_request(&name_id, session_index.as_deref(), &logout_id)
+                {
+                    logout.waiting_for = Some((format!("idp:{idp}"), request_id));
+                    put_json(
+                        state.store.as_ref(),
+                        &format!("slo:{logout_id}"),
+                        &logout,
+                        LOGOUT_TTL,
+                    )
+                    .await?;
+                    return Ok(Redirect::to(&url).into_response());
+                }
+            }
         }
+        Some(UpstreamSession::Oidc { idp, id_token }) => {
+            let url = state
+                .upstream(&idp)
+                .and_then(crate::upstreams::Upstream::as_oidc)
+                .and_then(|connector| {
+                    connector.logout_url(
+                        Some(&id_token),
+                        &state.urls.oidc_logout_return,
+                        &logout_id,
+                    )
+                });
+            if let Some(url) = url {
+                put_json(
+                    state.store.as_ref(),
+                    &format!("slo:{logout_id}"),
+                    &logout,
+                    LOGOUT_TTL,
+                )
+                .await?;
+                return Ok(Redirect::to(&url).into_response());
+            }
+        }
+        None => {}
     }
     finish(state, logout).await
+}
+
+/// Query of the return from an OpenID provider's logout.
+#[derive(Debug, Deserialize)]
+pub struct OidcLogoutReturn {
+    state: Option<String>,
+}
+
+/// `GET /oidc/logout/return?state=`: the OpenID provider ended its session
+/// and sent the browser back (the registered `post_logout_redirect_uri`);
+/// the logout in progress, named by `state`, gets its answer.
+pub async fn oidc_logout_return(
+    State(state): State<AppState>,
+    Query(query): Query<OidcLogoutReturn>,
+) -> Result<Response, WebError> {
+    let id = query
+        .state
+        .ok_or_else(|| WebError::BadRequest("logout return without state".into()))?;
+    let logout: LogoutState = take_json(state.store.as_ref(), &format!("slo:{id}"))
+        .await?
+        .ok_or_else(|| WebError::Expired("unknown or expired logout".into()))?;
+    finish(&state, logout).await
 }
 
 async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebError> {
@@ -669,12 +738,10 @@ pub async fn upstream_slo_redirect(
     let message = decode(&state, query)?;
     match message.kind {
         MessageKind::Response => {
-            let connectors = std::sync::Arc::clone(&state.connectors);
             resume(&state, &message, |party| {
                 let idp = party.strip_prefix("idp:").unwrap_or_default();
-                connectors
-                    .iter()
-                    .find(|c| c.id() == idp)
+                state
+                    .connector(idp)
                     .map(|c| c.signing_certs())
                     .unwrap_or_default()
             })

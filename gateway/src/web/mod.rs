@@ -58,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/saml/sp/metadata", get(upstream::metadata))
         .route("/saml/sp/acs", axum::routing::post(upstream::acs))
         .route("/saml/sp/slo", get(logout::upstream_slo_redirect))
+        .route("/oidc/callback/{idp}", get(upstream::oidc_callback))
+        .route("/oidc/logout/return", get(logout::oidc_logout_return))
         .route("/logout", get(logout::user_logout))
         .route("/cas/login", get(cas::login))
         .route("/cas/logout", get(logout::cas_logout))

@@ -1,13 +1,27 @@
-//! The gateway as SAML 2.0 SP of the upstream identity providers: the
-//! discovery page ("Élève ou parent" / "Personnel de l'Éducation
-//! nationale"), the signed AuthnRequest, the SP metadata and the assertion
-//! consumer service. The acceptance sequence itself lives in
-//! `idp_connectors::saml`; here the pending request is looked up, consumed
-//! once and checked against this browser, and the session is created under a
-//! fresh id.
+//! The gateway as client of the upstream identity providers: the discovery
+//! page ("Élève ou parent" / "Personnel de l'Éducation nationale"), then per
+//! kind of provider:
+//!
+//! - SAML 2.0 SP: the signed AuthnRequest, the SP metadata and the assertion
+//!   consumer service;
+//! - OpenID Connect relying party (Core 1.0 §3.1, code flow with PKCE): the
+//!   authentication request, whose pending state is kept in the store under
+//!   its `state` with the flow and the browser binding, and the callback
+//!   `/oidc/callback/{idp}`, one per provider (the mix-up defence, RFC 9207
+//!   §2.4 and the OAuth 2.0 security BCP §4.4), which consumes that pending
+//!   state once and refuses it when it belongs to another provider or to
+//!   another browser;
+//! - trusted headers: the identity the reverse proxy passed, believed only
+//!   when the TCP peer is one of its trusted proxies.
+//!
+//! The acceptance sequences live in `idp_connectors`; every accepted login
+//! then goes through the same directory join and session creation under a
+//! fresh id ([`accept_login`]).
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::header;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Extension, Form, Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -19,8 +33,10 @@ use super::downstream::{self, BROWSER_COOKIE, SamlPost, browser_binding};
 use crate::error::WebError;
 use crate::join::{self, JoinError, Joined};
 use crate::pages::IdpChoice;
-use crate::session::{PendingChoice, Session, UpstreamRequest};
+use crate::session::{OidcRequest, PendingChoice, Session, UpstreamRequest};
 use crate::state::AppState;
+use crate::upstreams::Upstream;
+use idp_connectors::oidc::{AuthOptions, CallbackParams, OidcError};
 
 #[derive(Debug, Deserialize)]
 pub struct DiscoveryQuery {
@@ -58,26 +74,30 @@ pub async fn discovery(
         })
         .unwrap_or_default();
     let choices: Vec<IdpChoice> = state
-        .connectors
+        .upstreams
         .iter()
-        .map(|connector| IdpChoice {
-            href: format!("/login/{}{suffix}", connector.id()),
-            label: connector.config().label.clone(),
-            description: connector.config().description.clone(),
+        .map(|upstream| IdpChoice {
+            href: format!("/login/{}{suffix}", upstream.id()),
+            label: upstream.label().to_owned(),
+            description: upstream.description().map(str::to_owned),
         })
         .collect();
     super::html(state.pages.discovery(service.as_deref(), &choices))
 }
 
-/// `GET /login/{idp}?flow=`: sends a signed AuthnRequest to the chosen IdP.
+/// `GET /login/{idp}?flow=`: starts the login at the chosen IdP: a signed
+/// AuthnRequest (SAML), an authentication request (OpenID Connect), or the
+/// identity in the trusted proxy's headers.
 pub async fn start(
     State(state): State<AppState>,
     jar: CookieJar,
     Path(idp): Path<String>,
     Query(query): Query<DiscoveryQuery>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let connector = state
-        .connector(&idp)
+    let upstream = state
+        .upstream(&idp)
         .ok_or_else(|| WebError::BadRequest(format!("unknown identity provider {idp:?}")))?;
     let sessions = state.sessions();
     let mut force_authn = false;
@@ -97,21 +117,66 @@ pub async fn start(
             .by_id(&flow.service_id)
             .and_then(|service| service.required_authn_contexts().map(<[String]>::to_vec));
     }
-    let (browser, cookie) = browser_binding(&state, &jar);
-    let relay_state = query.flow.clone().unwrap_or_default();
-    let (request_id, url) = connector
-        .authn_request(&relay_state, force_authn, authn_contexts.as_deref())
-        .map_err(|err| WebError::Internal(err.to_string()))?;
-    sessions
-        .put_upstream(
-            &request_id,
-            &UpstreamRequest {
-                idp: connector.id().to_owned(),
-                flow_id: query.flow.clone(),
-                browser: crate::digest(&browser),
-            },
-        )
-        .await?;
+    let flow_id = query.flow.clone().filter(|f| !f.is_empty());
+    let (url, cookie) = match upstream {
+        Upstream::Saml(connector) => {
+            let (browser, cookie) = browser_binding(&state, &jar);
+            let relay_state = query.flow.clone().unwrap_or_default();
+            let (request_id, url) = connector
+                .authn_request(&relay_state, force_authn, authn_contexts.as_deref())
+                .map_err(|err| WebError::Internal(err.to_string()))?;
+            sessions
+                .put_upstream(
+                    &request_id,
+                    &UpstreamRequest {
+                        idp: connector.id().to_owned(),
+                        flow_id,
+                        browser: crate::digest(&browser),
+                    },
+                )
+                .await?;
+            (url, cookie)
+        }
+        Upstream::Oidc(connector) => {
+            let (browser, cookie) = browser_binding(&state, &jar);
+            let (url, auth) = connector.authorization_request_for(&AuthOptions {
+                force_login: force_authn,
+                acr_values: authn_contexts.as_deref().unwrap_or_default(),
+            });
+            sessions
+                .put_oidc(&OidcRequest {
+                    auth,
+                    flow_id,
+                    browser: crate::digest(&browser),
+                })
+                .await?;
+            (url, cookie)
+        }
+        Upstream::Headers(connector) => {
+            let Some(Extension(ConnectInfo(peer))) = peer else {
+                return Err(WebError::Internal(
+                    "the server does not record the TCP peer of requests".into(),
+                ));
+            };
+            let identity = connector
+                .identity(peer.ip(), &headers)
+                .map_err(|err| match err {
+                    idp_connectors::headers::HeaderError::UntrustedPeer(_) => {
+                        WebError::ProxyRequired(format!("{idp}: {err}"))
+                    }
+                    other => WebError::LoginFailed(format!("{idp}: {other}")),
+                })?;
+            let session = Session {
+                identity,
+                created_at: Utc::now().timestamp(),
+                upstream_name_id: None,
+                upstream_name_id_format: None,
+                upstream_session_index: None,
+                upstream_id_token: None,
+            };
+            return accept_login(&state, &jar, session, flow_id, &idp).await;
+        }
+    };
     let mut response = Redirect::to(&url).into_response();
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -119,11 +184,70 @@ pub async fn start(
     Ok(response)
 }
 
+/// `GET /oidc/callback/{idp}`: the OpenID provider's authorization response.
+/// The pending request named by `state` is consumed once, whatever the
+/// outcome; it must have been sent to this very provider (mix-up defence)
+/// from this browser; then the connector's acceptance sequence runs.
+pub async fn oidc_callback(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Path(idp): Path<String>,
+    Query(callback): Query<CallbackParams>,
+) -> Result<Response, WebError> {
+    let connector = state
+        .upstream(&idp)
+        .and_then(Upstream::as_oidc)
+        .ok_or_else(|| {
+            WebError::BadRequest(format!("{idp:?} is not an OpenID Connect provider"))
+        })?;
+    let Some(state_param) = callback.state.as_deref() else {
+        return Err(match &callback.error {
+            Some(error) => {
+                WebError::UpstreamCancelled(format!("{idp}: error {error:?} without state"))
+            }
+            None => WebError::LoginFailed(format!("{idp}: callback without state")),
+        });
+    };
+    let taken = state.sessions().take_oidc(state_param).await;
+    let pending = taken?.ok_or_else(|| {
+        WebError::Expired(format!(
+            "{idp}: callback for an unknown, expired or already used request"
+        ))
+    })?;
+    if pending.auth.idp != idp {
+        return Err(WebError::LoginFailed(format!(
+            "callback for a request sent to {:?} delivered at {idp:?}'s endpoint (mix-up)",
+            pending.auth.idp
+        )));
+    }
+    if jar.get(BROWSER_COOKIE).map(crate::digest).as_deref() != Some(pending.browser.as_str()) {
+        return Err(WebError::LoginFailed(format!(
+            "{idp}: callback delivered to another browser than the request's"
+        )));
+    }
+    let login = connector
+        .complete_login(&pending.auth, &callback)
+        .await
+        .map_err(|err| match err {
+            OidcError::ProviderError { .. } => WebError::UpstreamCancelled(format!("{idp}: {err}")),
+            other => WebError::LoginFailed(format!("{idp}: {other}")),
+        })?;
+    let session = Session {
+        identity: login.identity,
+        created_at: Utc::now().timestamp(),
+        upstream_name_id: None,
+        upstream_name_id_format: None,
+        upstream_session_index: None,
+        upstream_id_token: Some(login.id_token),
+    };
+    accept_login(&state, &jar, session, pending.flow_id, &idp).await
+}
+
 /// `GET /saml/sp/metadata`
 pub async fn metadata(State(state): State<AppState>) -> Result<Response, WebError> {
     let encryption = state
-        .connectors
-        .first()
+        .saml_connectors()
+        .next()
         .map(|c| c.decryption_certificate().clone());
     let xml = build_sp_metadata(&SpMetadataSpec {
         entity_id: &state.config.saml.sp_entity_id,
@@ -153,9 +277,9 @@ pub async fn acs(
         .ok_or_else(|| WebError::BadRequest("no SAMLResponse".into()))?;
     let sessions = state.sessions();
     let any = state
-        .connectors
-        .first()
-        .ok_or_else(|| WebError::Internal("no connector".into()))?;
+        .saml_connectors()
+        .next()
+        .ok_or_else(|| WebError::BadRequest("no SAML identity provider is configured".into()))?;
     let peek = any
         .peek(encoded)
         .map_err(|err| WebError::LoginFailed(err.to_string()))?;
@@ -195,32 +319,46 @@ pub async fn acs(
         upstream_name_id: login.name_id.as_ref().map(|n| n.value.clone()),
         upstream_name_id_format: login.name_id.as_ref().and_then(|n| n.format.clone()),
         upstream_session_index: login.session_index,
+        upstream_id_token: None,
     };
     let flow_id = pending.and_then(|p| p.flow_id).filter(|f| !f.is_empty());
+    accept_login(&state, &jar, session, flow_id, connector.id()).await
+}
+
+/// What every accepted upstream login goes through, whatever the protocol:
+/// the directory join, then the session (or the académie choice page).
+async fn accept_login(
+    state: &AppState,
+    jar: &CookieJar,
+    session: Session,
+    flow_id: Option<String>,
+    idp: &str,
+) -> Result<Response, WebError> {
     let joined = join::join(
         &state.directory,
         &state.config.directory,
         session.identity.clone(),
     )
     .await
-    .map_err(|err| join_error(connector.id(), err))?;
+    .map_err(|err| join_error(idp, err))?;
     match joined {
         Joined::Ready(identity) => {
             let session = Session {
                 identity,
                 ..session
             };
-            finish_login(&state, &jar, session, flow_id, connector.id()).await
+            finish_login(state, jar, session, flow_id, idp).await
         }
         Joined::Choose(options) => {
-            let (token, new_cookie) = browser_binding(&state, &jar);
+            let (token, new_cookie) = browser_binding(state, jar);
+            let sessions = state.sessions();
             let id = sessions
                 .put_choice(&PendingChoice {
                     session,
                     flow_id,
                     browser: crate::digest(&token),
                     options: options.clone(),
-                    idp: connector.id().to_owned(),
+                    idp: idp.to_owned(),
                 })
                 .await?;
             let page = state

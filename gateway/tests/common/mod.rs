@@ -30,6 +30,10 @@ pub struct Browser {
     /// A SAML form whose action starts with this is not submitted: the page
     /// holding it is returned (a peer that is not a real server).
     pub stop_at: Option<String>,
+    /// A redirect whose target starts with this is not followed: the page
+    /// returned has the target as its URL and the redirect's status (a
+    /// message held before it is delivered).
+    pub hold_redirects_to: Option<String>,
 }
 
 fn unescape(value: &str) -> String {
@@ -75,15 +79,23 @@ pub fn form(body: &str) -> Option<(String, Vec<(String, String)>)> {
 
 impl Browser {
     pub fn new() -> Self {
+        Self::with_headers(reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser sending these headers with every request (what a reverse
+    /// proxy in front of the gateway would add).
+    pub fn with_headers(headers: reqwest::header::HeaderMap) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
                 .build()
                 .unwrap(),
             visited: Vec::new(),
             last_saml_form: None,
             stop_at: None,
+            hold_redirects_to: None,
         }
     }
 
@@ -111,6 +123,17 @@ impl Browser {
                     .unwrap()
                     .to_owned();
                 let next = url.join(&location).unwrap().to_string();
+                if self
+                    .hold_redirects_to
+                    .as_ref()
+                    .is_some_and(|prefix| next.starts_with(prefix))
+                {
+                    return Page {
+                        url: next,
+                        status: status.as_u16(),
+                        body: String::new(),
+                    };
+                }
                 self.visited.push(next.clone());
                 response = self.client.get(&next).send().await.unwrap();
                 continue;
@@ -191,6 +214,22 @@ impl Stack {
         }
     }
 
+    /// On Redis, on a listener already bound, with extra services and
+    /// configuration (see `DemoStack::start`).
+    pub async fn redis_on(
+        listener: tokio::net::TcpListener,
+        options: sso_gateway::demo::DemoOptions,
+    ) -> Self {
+        let redis = RedisServer::start().await.unwrap();
+        let stack = DemoStack::start(listener, DemoStore::Redis(redis.url()), options)
+            .await
+            .unwrap();
+        Self {
+            stack,
+            redis: Some(redis),
+        }
+    }
+
     /// On Redis, with extra service files (see `DemoStack::spawn_with`).
     pub async fn redis_with(extra_services: Vec<(String, String)>) -> Self {
         let redis = RedisServer::start().await.unwrap();
@@ -245,7 +284,7 @@ impl Stack {
         .unwrap();
         let loaded = sso_gateway::config::LoadedConfig::load(&path).unwrap();
         let (router, _) = sso_gateway::server::build(&loaded, None).await.unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        tokio::spawn(sso_gateway::server::serve(listener, router));
         other
     }
 

@@ -32,6 +32,13 @@
 //! 8. attribute mapping to the canonical identity (`acr` becomes the
 //!    authentication context, `auth_time` the authentication instant).
 //!
+//! The authentication request may carry `prompt=login` and `acr_values`
+//! (Core §3.1.2.1) for what the downstream service asked
+//! ([`OidcConnector::authorization_request_for`]); an accepted login keeps
+//! its ID token, the `id_token_hint` of the RP-initiated logout
+//! ([`OidcConnector::logout_url`], RP-Initiated Logout 1.0 §2) at the
+//! provider's `end_session_endpoint`.
+//!
 //! HTTP to the provider goes through the caller's `reqwest` client (built
 //! without redirects, see [`http_client`]) with a 10 s timeout and a bounded
 //! response size; the token request is made by the `openidconnect` crate
@@ -48,11 +55,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::Jwk;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet};
 use openidconnect::{
-    AuthType, AuthorizationCode, ClientId, CsrfToken, HttpRequest, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
-    UserInfoUrl,
+    AuthType, AuthenticationContextClass, AuthorizationCode, ClientId, CsrfToken, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+    Scope, TokenResponse, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -66,8 +73,8 @@ mod provider;
 
 pub use provider::http_client;
 use provider::{
-    Documents, KeySet, Provider, RpClient, execute, fetch_documents, fetch_json, jose_algorithm,
-    send, validate_documents,
+    Documents, KeySet, Provider, RpClient, TokenHttp, execute, fetch_documents, fetch_json,
+    jose_algorithm, validate_documents,
 };
 
 /// Tolerated clock difference with the provider, in seconds.
@@ -140,6 +147,32 @@ impl std::fmt::Debug for CallbackParams {
         f.debug_struct("CallbackParams")
             .field("iss", &self.iss)
             .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the downstream request asks of the upstream login.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthOptions<'a> {
+    /// The service asked for a fresh login (SAML ForceAuthn): `prompt=login`.
+    pub force_login: bool,
+    /// Authentication context classes the service requires: `acr_values`.
+    pub acr_values: &'a [String],
+}
+
+/// An accepted callback: the mapped identity and the raw ID token.
+#[derive(Clone)]
+pub struct OidcLogin {
+    /// The person, mapped to the canonical identity.
+    pub identity: Identity,
+    /// The ID token as received (its signature verified), for `id_token_hint`.
+    pub id_token: String,
+}
+
+impl std::fmt::Debug for OidcLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcLogin")
+            .field("idp", &self.identity.idp)
             .finish_non_exhaustive()
     }
 }
@@ -447,6 +480,14 @@ impl OidcConnector {
     /// fresh 32-byte verifier, fresh `state` and `nonce`. Returns the URL to
     /// redirect the browser to and what to keep until the callback.
     pub fn authorization_request(&self) -> (String, PendingAuth) {
+        self.authorization_request_for(&AuthOptions::default())
+    }
+
+    /// [`OidcConnector::authorization_request`] with what the downstream
+    /// service asked for: a fresh login (`prompt=login`, Core §3.1.2.1) and
+    /// authentication context classes (`acr_values`, Core §3.1.2.1; the
+    /// `acr` claim of the answer is checked by the service's access rules).
+    pub fn authorization_request_for(&self, options: &AuthOptions<'_>) -> (String, PendingAuth) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let client = self.client();
         let mut request = client
@@ -458,6 +499,12 @@ impl OidcConnector {
             .set_pkce_challenge(challenge);
         for scope in self.config.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if options.force_login {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        for acr in options.acr_values {
+            request = request.add_auth_context_value(AuthenticationContextClass::new(acr.clone()));
         }
         let (url, state, nonce) = request.url();
         let pending = PendingAuth {
@@ -477,6 +524,18 @@ impl OidcConnector {
         pending: &PendingAuth,
         callback: &CallbackParams,
     ) -> Result<Identity, OidcError> {
+        self.complete_login(pending, callback)
+            .await
+            .map(|login| login.identity)
+    }
+
+    /// [`OidcConnector::complete`], also returning the verified ID token, kept
+    /// by the gateway as the `id_token_hint` of a later logout.
+    pub async fn complete_login(
+        &self,
+        pending: &PendingAuth,
+        callback: &CallbackParams,
+    ) -> Result<OidcLogin, OidcError> {
         // 1. The pending login is this connector's.
         if pending.idp != self.id() {
             return Err(OidcError::PendingForAnotherIdp {
@@ -552,12 +611,37 @@ impl OidcConnector {
             self.mapping
                 .apply(self.id(), Some(&subject), &upstream, authn_instant)?;
         identity.authn_context = authn_context;
-        Ok(identity)
+        Ok(OidcLogin { identity, id_token })
+    }
+
+    /// The provider's RP-initiated logout URL (OpenID Connect RP-Initiated
+    /// Logout 1.0 §2): `end_session_endpoint` with `id_token_hint`, the
+    /// `client_id`, the `post_logout_redirect_uri` (registered at the
+    /// provider) and `state`; `None` when the provider advertises no
+    /// `end_session_endpoint` (the logout then ends at the gateway).
+    pub fn logout_url(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: &str,
+        state: &str,
+    ) -> Option<String> {
+        let mut url = self.provider.end_session_endpoint.clone()?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(hint) = id_token_hint {
+                query.append_pair("id_token_hint", hint);
+            }
+            query
+                .append_pair("client_id", self.config.client_id.get_ref())
+                .append_pair("post_logout_redirect_uri", post_logout_redirect_uri)
+                .append_pair("state", state);
+        }
+        Some(url.into())
     }
 
     /// The token request (Core §3.1.3.1): returns the raw ID token and the access token.
     async fn exchange(&self, code: &str, verifier: &str) -> Result<(String, String), OidcError> {
-        let http = |request: HttpRequest| send(&self.http, request);
+        let http = TokenHttp(&self.http);
         let client = self.client();
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -691,15 +775,11 @@ impl OidcConnector {
         kid: Option<&str>,
         alg: SigningAlgorithm,
     ) -> Result<DecodingKey, OidcError> {
-        let decoding_key = |jwk: &Jwk| {
-            DecodingKey::from_jwk(jwk).map_err(|err| OidcError::Signature(err.to_string()))
-        };
         if let Some(jwk) = self.keys().select(kid, alg)? {
             return decoding_key(jwk);
         }
-        let unknown = || OidcError::UnknownKey { kid: kid.map(echo) };
         if !self.claim_key_refresh() {
-            return Err(unknown());
+            return Err(OidcError::UnknownKey { kid: kid.map(echo) });
         }
         match fetch_json(&self.http, &self.provider.jwks_uri).await {
             Ok(jwks) => match KeySet::parse(&jwks) {
@@ -723,7 +803,7 @@ impl OidcConnector {
         }
         match self.keys().select(kid, alg)? {
             Some(jwk) => decoding_key(jwk),
-            None => Err(unknown()),
+            None => Err(OidcError::UnknownKey { kid: kid.map(echo) }),
         }
     }
 
@@ -776,6 +856,10 @@ impl OidcConnector {
         serde_json::from_slice(response.body())
             .map_err(|_| OidcError::UserinfoResponse("not a JSON object".to_owned()))
     }
+}
+
+fn decoding_key(jwk: &Jwk) -> Result<DecodingKey, OidcError> {
+    DecodingKey::from_jwk(jwk).map_err(|err| OidcError::Signature(err.to_string()))
 }
 
 fn decode_json_part(part: &str, what: &'static str) -> Result<Map<String, Value>, OidcError> {

@@ -6,7 +6,9 @@
 //! last good copy of both on disk, and bounded HTTP (10 s timeout, 1 MiB
 //! responses, no redirects).
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -17,8 +19,8 @@ use openidconnect::core::{
     CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse,
-    IssuerUrl, ProviderMetadata, TokenUrl, UserInfoUrl,
+    AdditionalProviderMetadata, AsyncHttpClient, AuthUrl, EndpointNotSet, EndpointSet, HttpRequest,
+    HttpResponse, IssuerUrl, ProviderMetadata, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -39,17 +41,20 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
-/// The provider metadata extension of RFC 9207 §3.
+/// The provider metadata extensions read here: RFC 9207 §3, and OpenID
+/// Connect RP-Initiated Logout 1.0 §2.1.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-struct IssParameterSupport {
+struct AdditionalMetadata {
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
 }
 
-impl AdditionalProviderMetadata for IssParameterSupport {}
+impl AdditionalProviderMetadata for AdditionalMetadata {}
 
 type DiscoveryDocument = ProviderMetadata<
-    IssParameterSupport,
+    AdditionalMetadata,
     CoreAuthDisplay,
     CoreClientAuthMethod,
     CoreClaimName,
@@ -75,6 +80,8 @@ pub(super) struct Provider {
     pub(super) userinfo_endpoint: Option<UserInfoUrl>,
     pub(super) jwks_uri: String,
     pub(super) iss_parameter_supported: bool,
+    /// Where RP-initiated logout sends the browser, when advertised.
+    pub(super) end_session_endpoint: Option<url::Url>,
 }
 
 impl Provider {
@@ -104,7 +111,16 @@ impl Provider {
             .token_endpoint()
             .cloned()
             .ok_or_else(|| invalid("no token_endpoint".to_owned()))?;
+        let end_session_endpoint = match &metadata.additional_metadata().end_session_endpoint {
+            Some(endpoint) => Some(url::Url::parse(endpoint).map_err(|err| {
+                invalid(format!(
+                    "end_session_endpoint {endpoint:?} is not a URL: {err}"
+                ))
+            })?),
+            None => None,
+        };
         Ok(Self {
+            end_session_endpoint,
             issuer: metadata.issuer().clone(),
             authorization_endpoint: metadata.authorization_endpoint().clone(),
             token_endpoint,
@@ -278,6 +294,20 @@ pub(super) async fn execute(
 }
 
 /// The asynchronous HTTP client handed to `openidconnect`.
+/// The HTTP client handed to `openidconnect` for the token request: our
+/// `reqwest` client, its futures boxed as `Send` (a plain closure's future
+/// is not provably `Send` for every lifetime, which axum handlers need).
+pub(super) struct TokenHttp<'a>(pub(super) &'a reqwest::Client);
+
+impl<'c> AsyncHttpClient<'c> for TokenHttp<'_> {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(send(self.0, request))
+    }
+}
+
 pub(super) async fn send(
     http: &reqwest::Client,
     request: HttpRequest,
