@@ -616,10 +616,10 @@ async fn python_cas_validates_a_ticket_and_is_refused_its_reuse() {
     assert!(reused["user"].is_null(), "{reused}");
 }
 
-/// The secret of the authlib clients: unreserved characters only, which
-/// authlib's `client_secret_basic` sends as they are (it does not
-/// form-urlencode them as RFC 6749 §2.3.1 asks).
-const AUTHLIB_SECRET: &str = "authlib-client-secret-0123456789_.~";
+/// The secret of the authlib clients, with characters that RFC 6749
+/// §2.3.1 form-encodes: authlib's `client_secret_basic` sends them raw,
+/// which the gateway accepts beside the form-encoded form.
+const AUTHLIB_SECRET: &str = "authlib+client/secret%0123456789 _.~";
 
 /// A confidential OpenID Connect client for authlib: its token endpoint
 /// authentication, its ID token algorithm, PKCE required.

@@ -21,7 +21,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-const SECRET: &str = "secret-of-the-test-relying-party-0123456789";
+const SECRET: &str = "secret+of/the test%relying=party&0123456789";
 
 /// A listener standing for the relying parties' host: it records the
 /// logout tokens POSTed to `/backchannel`.
@@ -432,6 +432,29 @@ async fn tokens_and_userinfo_carry_the_release_and_a_replayed_code_revokes() {
     assert_eq!(info["sub"], claims["sub"], "userinfo sub is the ID token's");
     assert_eq!(info["UAI"], claims["UAI"]);
     assert_eq!(info["IDO"][0], claims["sub"]);
+
+    // RFC 6749 §2.3.1 Basic credentials, each part form-encoded, are
+    // accepted too (the exchanges above sent the secret raw).
+    let code_2 = code_for_rp_test(&f, &mut browser).await;
+    let form_encoded =
+        |text: &str| -> String { url::form_urlencoded::byte_serialize(text.as_bytes()).collect() };
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        form_encoded("rp-test"),
+        form_encoded(SECRET)
+    ));
+    let answer = reqwest::Client::new()
+        .post(f.stack.url("/oidc/token"))
+        .header("authorization", format!("Basic {credentials}"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code_2.as_str()),
+            ("redirect_uri", &format!("{}/cb", f.host.base)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
 
     // The same code again: refused, and the access token it gave is revoked.
     let (status, replay) = exchange_rp_test(&f, &code, SECRET).await;

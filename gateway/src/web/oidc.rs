@@ -520,9 +520,22 @@ impl IntoResponse for TokenError {
     }
 }
 
-/// Client credentials of `Authorization: Basic` (RFC 6749 §2.3.1: each
-/// part form-urlencoded before base64).
-fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), TokenError>> {
+/// One part of Basic credentials form-decoded (RFC 6749 §2.3.1); None
+/// when it cannot be form-encoded text (a raw `&` or `=`).
+fn form_decoded(part: &str) -> Option<String> {
+    if part.contains(['&', '=']) {
+        return None;
+    }
+    url::form_urlencoded::parse(format!("x={part}").as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+}
+
+/// Client credentials of `Authorization: Basic`: the client id and the
+/// candidate secrets. RFC 6749 §2.3.1 has each part form-urlencoded before
+/// base64, and many clients (authlib among them) send them raw: the secret
+/// is tried both as sent and form-decoded.
+fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, Vec<String>), TokenError>> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
     let parsed = STANDARD
@@ -531,12 +544,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), Tok
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| {
             let (id, secret) = text.split_once(':')?;
-            let decode = |part: &str| {
-                url::form_urlencoded::parse(format!("x={part}").as_bytes())
-                    .next()
-                    .map(|(_, value)| value.into_owned())
-            };
-            Some((decode(id)?, decode(secret)?))
+            let mut secrets = vec![secret.to_owned()];
+            secrets.extend(form_decoded(secret).filter(|decoded| decoded != secret));
+            Some((form_decoded(id)?, secrets))
         });
     Some(parsed.ok_or_else(|| TokenError::client("malformed Basic credentials", true)))
 }
@@ -551,7 +561,7 @@ async fn authenticate<'r>(
 ) -> Result<(&'r ServiceDefinition, &'r OidcClient), TokenError> {
     let unknown = |basic| TokenError::client("unknown client or wrong credentials", basic);
     if let Some(credentials) = basic_credentials(headers) {
-        let (client_id, secret) = credentials?;
+        let (client_id, secrets) = credentials?;
         if form.client_secret.is_some() || form.client_assertion.is_some() {
             return Err(TokenError::new(
                 "invalid_request",
@@ -560,7 +570,7 @@ async fn authenticate<'r>(
         }
         let (service, client) = client_of(registry, &client_id).ok_or_else(|| unknown(true))?;
         if client.auth_method != TokenAuthMethod::ClientSecretBasic
-            || !client.secret_matches(&secret)
+            || !secrets.iter().any(|secret| client.secret_matches(secret))
         {
             return Err(unknown(true));
         }
