@@ -11,27 +11,17 @@
 //! cargo bench -p sso-gateway --bench cas
 //! ```
 
+mod support;
+
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use sso_core::{Identity, attr};
 use sso_gateway::demo::{DemoStack, DemoStore};
-use sso_gateway::session::Session;
 use sso_store::testing::RedisServer;
-
-type BenchResult<T> = Result<T, Box<dyn Error>>;
+use support::BenchResult;
 
 const ROUNDS: usize = 2_000;
 const SERVICE: &str = "http://127.0.0.1:9/bench/callback";
-
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64, f64) {
-    samples.sort();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e6)
-    };
-    (at(0.5), at(0.99), at(1.0))
-}
 
 async fn run() -> BenchResult<()> {
     let redis = RedisServer::start().await?;
@@ -43,29 +33,7 @@ async fn run() -> BenchResult<()> {
         vec![("bench-cas.toml".into(), definition)],
     )
     .await?;
-    let mut identity = Identity::new("educonnect", "bench-pupil", chrono::Utc::now().timestamp());
-    identity.push(attr::PROFILE, "National_ELV");
-    identity.push(attr::UAI, "0359991V");
-    identity.push(attr::SURNAME, "Martin");
-    identity.push(attr::GIVEN_NAME, "Louis");
-    identity.push(attr::CLASSES, "6A##6e A");
-    identity.push(attr::AAF_REF, "AC-RENNES|bench");
-    let session_id = stack
-        .state
-        .sessions()
-        .create(&Session {
-            identity,
-            created_at: chrono::Utc::now().timestamp(),
-            upstream_name_id: None,
-            upstream_name_id_format: None,
-            upstream_session_index: None,
-            upstream_id_token: None,
-        })
-        .await?;
-    let cookie = format!(
-        "{}={session_id}; sso_browser=bench",
-        stack.state.config.session.cookie_name
-    );
+    let cookie = support::pupil_session(&stack).await?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -124,11 +92,11 @@ async fn run() -> BenchResult<()> {
     let wall = wall.elapsed();
     println!("| figure | value |");
     println!("|---|---|");
-    let (p50, p99, max) = percentiles(issue);
+    let (p50, p99, max) = support::percentiles(issue);
     println!(
         "| /cas/login from a session (ticket stored), {ROUNDS} rounds: p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs |"
     );
-    let (p50, p99, max) = percentiles(whole);
+    let (p50, p99, max) = support::percentiles(whole);
     println!(
         "| login + p3/serviceValidate (ticket consumed, attributes): p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs |"
     );
@@ -141,9 +109,5 @@ async fn run() -> BenchResult<()> {
 }
 
 fn main() -> BenchResult<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run_on_two_threads(run())
 }

@@ -12,31 +12,21 @@
 //! cargo bench -p sso-gateway --bench oidc
 //! ```
 
+mod support;
+
 use std::error::Error;
 use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 use sp_registry::IdTokenAlg;
-use sso_core::{Identity, attr};
 use sso_gateway::demo::{DemoStack, DemoStore};
-use sso_gateway::session::Session;
 use sso_store::testing::RedisServer;
-
-type BenchResult<T> = Result<T, Box<dyn Error>>;
+use support::BenchResult;
 
 const ROUNDS: usize = 1_000;
 const SIGNATURES: usize = 2_000;
 const REDIRECT: &str = "http://127.0.0.1:9/bench/callback";
 const SECRET: &str = "secret-of-the-benchmark-client-0123456789";
-
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
-    samples.sort();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e6)
-    };
-    (at(0.5), at(0.99))
-}
 
 fn client(alg: &str) -> (String, String) {
     let id = format!("bench-{}", alg.to_lowercase());
@@ -62,29 +52,7 @@ async fn run() -> BenchResult<()> {
         vec![client("ES256"), client("RS256")],
     )
     .await?;
-    let mut identity = Identity::new("educonnect", "bench-pupil", chrono::Utc::now().timestamp());
-    identity.push(attr::PROFILE, "National_ELV");
-    identity.push(attr::UAI, "0359991V");
-    identity.push(attr::SURNAME, "Martin");
-    identity.push(attr::GIVEN_NAME, "Louis");
-    identity.push(attr::CLASSES, "6A##6e A");
-    identity.push(attr::AAF_REF, "AC-RENNES|bench");
-    let session_id = stack
-        .state
-        .sessions()
-        .create(&Session {
-            identity,
-            created_at: chrono::Utc::now().timestamp(),
-            upstream_name_id: None,
-            upstream_name_id_format: None,
-            upstream_session_index: None,
-            upstream_id_token: None,
-        })
-        .await?;
-    let cookie = format!(
-        "{}={session_id}; sso_browser=bench",
-        stack.state.config.session.cookie_name
-    );
+    let cookie = support::pupil_session(&stack).await?;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -185,7 +153,7 @@ async fn run() -> BenchResult<()> {
 
         let mut values = Vec::new();
         for samples in [steps.authorize, steps.token, steps.userinfo] {
-            let (p50, p99) = percentiles(samples);
+            let (p50, p99, _) = support::percentiles(samples);
             values.push(format!("{p50:.0} / {p99:.0} µs"));
         }
         values.push(format!(
@@ -215,9 +183,5 @@ async fn run() -> BenchResult<()> {
 }
 
 fn main() -> BenchResult<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run_on_two_threads(run())
 }

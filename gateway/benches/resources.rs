@@ -10,7 +10,12 @@
 //! cargo bench -p sso-gateway --bench resources
 //! ```
 
-use std::error::Error;
+#[expect(
+    dead_code,
+    reason = "the pupil session serves the protocol benchmarks, not this one"
+)]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -21,8 +26,7 @@ use sso_gateway::demo::{DemoStack, DemoStore};
 use sso_gateway::subscriptions::{self, SchoolCache};
 use sso_gateway::web::mediacentre;
 use sso_store::testing::RedisServer;
-
-type BenchResult<T> = Result<T, Box<dyn Error>>;
+use support::BenchResult;
 
 const RESOURCES: usize = 300;
 const DEFINITIONS: usize = 10_000;
@@ -52,15 +56,6 @@ fn subscription(n: usize) -> Subscription {
         licences_documentalists: None,
         licences_other_staff: None,
     }
-}
-
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64, f64) {
-    samples.sort();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e6)
-    };
-    (at(0.5), at(0.99), at(1.0))
 }
 
 async fn run() -> BenchResult<()> {
@@ -135,7 +130,7 @@ async fn run() -> BenchResult<()> {
     }
     reloads.sort();
 
-    let (p50, p99, max) = percentiles(listing);
+    let (p50, p99, max) = support::percentiles(listing);
     println!("| figure | value | target |");
     println!("|---|---|---|");
     println!(
@@ -146,11 +141,11 @@ async fn run() -> BenchResult<()> {
         listing_cpu.as_secs_f64() * 1e6 / ROUNDS as f64,
         listing_wall.as_secs_f64() * 1e6 / ROUNDS as f64
     );
-    let (p50, p99, max) = percentiles(reads);
+    let (p50, p99, max) = support::percentiles(reads);
     println!(
         "| first listing after a change: reading and decoding the school's {RESOURCES} subscriptions again: p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs | |"
     );
-    let (p50, p99, max) = percentiles(decision);
+    let (p50, p99, max) = support::percentiles(decision);
     println!(
         "| access decision of one resource (Redis): p50 / p99 / max | {p50:.0} / {p99:.0} / {max:.0} µs | p99 < 1 ms |"
     );
@@ -164,9 +159,5 @@ async fn run() -> BenchResult<()> {
 }
 
 fn main() -> BenchResult<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run_on_two_threads(run())
 }

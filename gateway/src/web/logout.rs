@@ -423,14 +423,7 @@ async fn next_step(
         )
         .map_err(|err| WebError::Internal(err.to_string()))?;
         logout.waiting_for = Some((participant.service_id.clone(), request_id));
-        put_json(
-            state.store.as_ref(),
-            &format!("slo:{logout_id}"),
-            &logout,
-            LOGOUT_TTL,
-        )
-        .await?;
-        return Ok(Redirect::to(&url).into_response());
+        return away(state, &logout_id, &logout, &url).await;
     }
     match logout.upstream.take() {
         Some(UpstreamSession::Saml {
@@ -450,14 +443,7 @@ async fn next_step(
                     connector.logout_request(&name_id, session_index.as_deref(), &logout_id)
                 {
                     logout.waiting_for = Some((format!("idp:{idp}"), request_id));
-                    put_json(
-                        state.store.as_ref(),
-                        &format!("slo:{logout_id}"),
-                        &logout,
-                        LOGOUT_TTL,
-                    )
-                    .await?;
-                    return Ok(Redirect::to(&url).into_response());
+                    return away(state, &logout_id, &logout, &url).await;
                 }
             }
         }
@@ -473,14 +459,7 @@ async fn next_step(
                     )
                 });
             if let Some(url) = url {
-                put_json(
-                    state.store.as_ref(),
-                    &format!("slo:{logout_id}"),
-                    &logout,
-                    LOGOUT_TTL,
-                )
-                .await?;
-                return Ok(Redirect::to(&url).into_response());
+                return away(state, &logout_id, &logout, &url).await;
             }
         }
         None => {}
@@ -508,6 +487,24 @@ pub async fn oidc_logout_return(
         .await?
         .ok_or_else(|| WebError::Expired("unknown or expired logout".into()))?;
     finish(&state, logout).await
+}
+
+/// Keeps the logout in progress under `slo:<id>` and sends the browser to
+/// `url` (a participant or the upstream IdP), which brings it back.
+async fn away(
+    state: &AppState,
+    logout_id: &str,
+    logout: &LogoutState,
+    url: &str,
+) -> Result<Response, WebError> {
+    put_json(
+        state.store.as_ref(),
+        &format!("slo:{logout_id}"),
+        logout,
+        LOGOUT_TTL,
+    )
+    .await?;
+    Ok(Redirect::to(url).into_response())
 }
 
 async fn finish(state: &AppState, logout: LogoutState) -> Result<Response, WebError> {
