@@ -94,6 +94,10 @@ pub struct Flow {
     pub force_authn: bool,
     /// The service forbade any interaction.
     pub is_passive: bool,
+    /// Authentication contexts the request asked for (OpenID Connect
+    /// `acr_values`); empty when it asked for none.
+    #[serde(default)]
+    pub authn_contexts: Vec<String>,
     /// Hash of the browser-binding cookie.
     pub browser: String,
 }

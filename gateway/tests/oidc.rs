@@ -850,3 +850,53 @@ async fn end_session_follows_registered_uris_only_and_sends_logout_tokens() {
         json!({"http://schemas.openid.net/event/backchannel-logout": {}})
     );
 }
+
+/// The agents' IdP's one-time-password context.
+const OTP: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken";
+
+#[tokio::test]
+async fn acr_values_ask_the_same_idp_for_a_stronger_login() {
+    let f = fixture(false).await;
+    let mut teacher = Browser::new();
+    login_at_ent(&f.stack, &mut teacher, "agents", "prof.blanc").await;
+    let redirect = format!("{}/cb", f.host.base);
+    let request = |extra: &[(&str, &str)]| {
+        let mut parameters = vec![
+            ("response_type", "code"),
+            ("client_id", "rp-test"),
+            ("redirect_uri", redirect.as_str()),
+            ("scope", "openid"),
+        ];
+        parameters.extend_from_slice(extra);
+        authorize_url(&f.stack, &parameters)
+    };
+    // Positive control: without acr_values, a code from the password login.
+    let target = teacher.redirect_target(&request(&[])).await;
+    assert!(params(&target).contains_key("code"), "{target}");
+    // Asked for OTP with no page allowed: login_required.
+    let target = teacher
+        .redirect_target(&request(&[("acr_values", OTP), ("prompt", "none")]))
+        .await;
+    assert_eq!(params(&target)["error"], "login_required", "{target}");
+
+    // Asked for OTP: the agents' IdP plays its OTP login, then the code.
+    let page = teacher.open(&request(&[("acr_values", OTP)])).await;
+    assert!(
+        page.body.contains("Connexion renforcée demandée"),
+        "{}",
+        page.body
+    );
+    let page = teacher.login_as(&page, "prof.blanc").await;
+    assert!(page.url.starts_with(&redirect), "{}", page.url);
+    let code = params(&page.url)["code"].clone();
+    let (status, tokens) = exchange_rp_test(&f, &code, SECRET).await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = verify(&f.stack, tokens["id_token"].as_str().unwrap(), "rp-test").await;
+    assert_eq!(claims["acr"], OTP);
+
+    // The session now carries the OTP login: no page the next time.
+    let target = teacher
+        .redirect_target(&request(&[("acr_values", OTP), ("prompt", "none")]))
+        .await;
+    assert!(params(&target).contains_key("code"), "{target}");
+}

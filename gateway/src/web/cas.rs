@@ -66,6 +66,7 @@ pub async fn login(
         Answer::Cas { service_url },
         renew,
         !renew && flag(query.gateway.as_deref()),
+        Vec::new(),
     )
     .await
 }

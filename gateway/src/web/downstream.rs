@@ -206,6 +206,7 @@ async fn accept(
         },
         force_authn: request.force_authn,
         is_passive: request.is_passive,
+        authn_contexts: Vec::new(),
         browser: crate::digest(&browser),
     };
     let flow_id = state.sessions().put_flow(&flow).await?;
@@ -270,9 +271,10 @@ pub(super) async fn proceed(
         && let Some(session) = sessions.get(session_id, now).await?
     {
         let registry = state.registry.get();
-        let stronger = registry
-            .by_id(&flow.service_id)
-            .is_some_and(|service| needs_step_up(service, &session.identity));
+        let stronger = registry.by_id(&flow.service_id).is_some_and(|service| {
+            let required = required_contexts(service, &flow.authn_contexts);
+            needs_step_up(required.as_deref(), &session.identity)
+        });
         if !stronger {
             return respond(state, session_id, &session, flow_id, false).await;
         }
@@ -328,10 +330,37 @@ pub(super) async fn may_open<'i>(
     Ok(admitted)
 }
 
-/// Whether the login of `identity` lacks the authentication context the
-/// service requires (then the user is sent to log in again, asking for it).
-pub(super) fn needs_step_up(service: &ServiceDefinition, identity: &Identity) -> bool {
-    service.required_authn_contexts().is_some_and(|required| {
+/// The authentication contexts a login must have for a request: the
+/// service's requirement (`[access] authn_contexts`), narrowed to those the
+/// request asked for (`acr_values`) when they share some; the request's
+/// alone when the service requires none; None when nothing is asked.
+pub(super) fn required_contexts(
+    service: &ServiceDefinition,
+    requested: &[String],
+) -> Option<Vec<String>> {
+    match (service.required_authn_contexts(), requested) {
+        (None, []) => None,
+        (None, requested) => Some(requested.to_vec()),
+        (Some(required), []) => Some(required.to_vec()),
+        (Some(required), requested) => {
+            let both: Vec<String> = required
+                .iter()
+                .filter(|context| requested.contains(context))
+                .cloned()
+                .collect();
+            Some(if both.is_empty() {
+                required.to_vec()
+            } else {
+                both
+            })
+        }
+    }
+}
+
+/// Whether the login of `identity` lacks the `required` authentication
+/// context (then the user is sent to log in again, asking for it).
+pub(super) fn needs_step_up(required: Option<&[String]>, identity: &Identity) -> bool {
+    required.is_some_and(|required| {
         identity
             .authn_context
             .as_ref()
@@ -382,14 +411,16 @@ pub(super) async fn answer_or_login(
     request: Answer,
     force_authn: bool,
     is_passive: bool,
+    authn_contexts: Vec<String>,
 ) -> Result<Response, WebError> {
+    let required = required_contexts(service, &authn_contexts);
     if !force_authn
         && let Some(session_id) = jar.get(&state.config.session.cookie_name)
         && let Some(session) = state
             .sessions()
             .get(session_id, Utc::now().timestamp())
             .await?
-        && !needs_step_up(service, &session.identity)
+        && !needs_step_up(required.as_deref(), &session.identity)
     {
         let identity = may_open(state, service, &session.identity).await?;
         return answer(
@@ -403,6 +434,7 @@ pub(super) async fn answer_or_login(
         answer: request,
         force_authn,
         is_passive,
+        authn_contexts,
         browser: crate::digest(&browser),
     };
     let flow_id = state.sessions().put_flow(&flow).await?;

@@ -270,7 +270,8 @@ pub async fn open(
     })?;
     // A login lacking the context the resource requires goes on: the
     // resource's login asks for a stronger one, then checks everything.
-    if !super::downstream::needs_step_up(service, &session.identity) {
+    let required = super::downstream::required_contexts(service, &[]);
+    if !super::downstream::needs_step_up(required.as_deref(), &session.identity) {
         super::downstream::may_open(&state, service, &session.identity).await?;
     }
     Ok(Redirect::to(&tile.access_url).into_response())

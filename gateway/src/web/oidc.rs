@@ -10,7 +10,9 @@
 //! PKCE S256 (required for public clients and for those registered with
 //! `require_pkce`; `plain` refused); `request` and `request_uri` refused;
 //! `prompt=none` never shows a page (`login_required`), `prompt=login` and
-//! an exceeded `max_age` ask the upstream IdP for a fresh login. The same
+//! an exceeded `max_age` ask the upstream IdP for a fresh login, and
+//! `acr_values` the login's IdP for a login of one of those contexts (the
+//! ID token's `acr` says which one was made). The same
 //! access rules, release policy and opaque identifier apply as over SAML
 //! and CAS.
 //!
@@ -126,6 +128,7 @@ pub struct AuthorizeParams {
     code_challenge_method: Option<String>,
     prompt: Option<String>,
     max_age: Option<String>,
+    acr_values: Option<String>,
     response_mode: Option<String>,
     request: Option<String>,
     request_uri: Option<String>,
@@ -238,6 +241,16 @@ pub async fn authorize(
             "the login is older than max_age",
         ));
     }
+    // `acr_values` (Core §3.1.2.1): a login lacking one of them is asked
+    // again at the same IdP for them (within the service's own rule).
+    let acr_values = params
+        .acr_values
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+        .collect();
     answer_or_login(
         &state,
         &jar,
@@ -245,6 +258,7 @@ pub async fn authorize(
         Answer::Oidc(request),
         force_authn,
         prompt == Prompt::None,
+        acr_values,
     )
     .await
 }

@@ -115,7 +115,7 @@ pub async fn start(
             .registry
             .get()
             .by_id(&flow.service_id)
-            .and_then(|service| service.required_authn_contexts().map(<[String]>::to_vec));
+            .and_then(|service| downstream::required_contexts(service, &flow.authn_contexts));
     }
     let flow_id = query.flow.clone().filter(|f| !f.is_empty());
     let (url, cookie) = match upstream {
