@@ -58,6 +58,16 @@ attributes = ["IDO", "PRO", "UAI"]
     }
 
     fn request(&self, acs: Option<&str>, destination: Option<String>) -> (String, String) {
+        self.request_with_contexts(acs, destination, Vec::new())
+    }
+
+    /// An AuthnRequest with a `RequestedAuthnContext` (comparison exact).
+    fn request_with_contexts(
+        &self,
+        acs: Option<&str>,
+        destination: Option<String>,
+        contexts: Vec<String>,
+    ) -> (String, String) {
         let id = ids::new_id();
         let xml = messages::build_authn_request(&AuthnRequestSpec {
             id: id.clone(),
@@ -68,7 +78,7 @@ attributes = ["IDO", "PRO", "UAI"]
             name_id_format: None,
             force_authn: false,
             is_passive: false,
-            requested_authn_context: Vec::new(),
+            requested_authn_context: contexts,
             issue_instant: Utc::now(),
         });
         (id, xml)
@@ -377,4 +387,64 @@ async fn logout_requests_must_be_fresh() {
     assert_eq!(status, 400, "a twenty-minute-old LogoutRequest");
     let (status, _) = status_of(&logout(Utc::now() + chrono::Duration::minutes(10))).await;
     assert_eq!(status, 400, "a LogoutRequest from the future");
+}
+
+/// The Response a browser carries back to the test SP after logging in as
+/// `login` through `idp` for an AuthnRequest asking `contexts`.
+async fn response_for_contexts(sp: &TestSp, idp: &str, login: &str, contexts: &[&str]) -> String {
+    let contexts = contexts.iter().map(|c| (*c).to_owned()).collect();
+    let (_, xml) = sp.request_with_contexts(Some(SP_ACS), None, contexts);
+    let mut browser = Browser::new();
+    browser.stop_at = Some("https://sp.test/".to_owned());
+    let discovery = browser.open(&sp.redirect(&xml, Some(&sp.key))).await;
+    let target = link(&discovery.body, &format!("/login/{idp}?flow=")).unwrap();
+    let accounts = browser.open(&sp.stack.url(&target)).await;
+    let page = browser.login_as(&accounts, login).await;
+    let (action, fields) = form(&page.body).expect("the auto-post form to the service");
+    assert_eq!(action, SP_ACS);
+    let b64 = &fields.iter().find(|(k, _)| k == "SAMLResponse").unwrap().1;
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// A `RequestedAuthnContext` with comparison exact (saml-core §3.3.2.2.1):
+/// the agents' IdP is asked for it and the assertion carries it; a login
+/// that cannot give it (ÉduConnect: password only) gets a Response with
+/// status Responder/NoAuthnContext and no assertion.
+#[tokio::test]
+async fn a_requested_authn_context_is_obtained_or_answered_no_authn_context() {
+    let sp = TestSp::start().await;
+    // Positive control: the password context, which ÉduConnect gives.
+    let xml = response_for_contexts(
+        &sp,
+        "educonnect",
+        "eleve.louis",
+        &[ns::AC_PASSWORD_PROTECTED_TRANSPORT],
+    )
+    .await;
+    let envelope = messages::parse_response_envelope(&xml).unwrap();
+    assert_eq!(envelope.status_code, ns::STATUS_SUCCESS);
+    assert_eq!(envelope.assertions, 1);
+
+    // OTP from the agents' IdP: asked upstream, carried in the assertion.
+    let xml = response_for_contexts(&sp, "agents", "prof.blanc", &[ns::AC_TIME_SYNC_TOKEN]).await;
+    let envelope = messages::parse_response_envelope(&xml).unwrap();
+    assert_eq!(envelope.status_code, ns::STATUS_SUCCESS);
+    assert!(xml.contains(ns::AC_TIME_SYNC_TOKEN), "{xml}");
+
+    // OTP through ÉduConnect, which logs in by password only.
+    let xml =
+        response_for_contexts(&sp, "educonnect", "eleve.louis", &[ns::AC_TIME_SYNC_TOKEN]).await;
+    let envelope = messages::parse_response_envelope(&xml).unwrap();
+    assert_eq!(envelope.status_code, ns::STATUS_RESPONDER);
+    assert_eq!(
+        envelope.status_sub_code.as_deref(),
+        Some(ns::STATUS_NO_AUTHN_CONTEXT)
+    );
+    assert_eq!(envelope.assertions, 0);
+    assert!(envelope.signed);
 }

@@ -206,11 +206,29 @@ async fn accept(
         },
         force_authn: request.force_authn,
         is_passive: request.is_passive,
-        authn_contexts: Vec::new(),
+        authn_contexts: exact_contexts(request),
         browser: crate::digest(&browser),
     };
     let flow_id = state.sessions().put_flow(&flow).await?;
     Ok((flow_id, cookie.map(|value| (value, browser))))
+}
+
+/// The authentication contexts an AuthnRequest requires (saml-core
+/// §3.3.2.2.1): its `AuthnContextClassRef` values with comparison `exact`.
+/// The other comparisons need an order of strength between contexts that
+/// the configuration does not define: they are not enforced (logged).
+fn exact_contexts(request: &AuthnRequest) -> Vec<String> {
+    match request.requested_authn_comparison.as_deref() {
+        Some("exact") => request.requested_authn_context.clone(),
+        Some(other) => {
+            tracing::info!(
+                comparison = other,
+                "RequestedAuthnContext comparison not enforced"
+            );
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
 }
 
 /// The browser-binding token: the cookie's, or a new one with its `Set-Cookie`.
@@ -388,6 +406,28 @@ pub async fn respond(
         WebError::UnknownService(format!("service {} left the registry", flow.service_id))
     })?;
     let identity = may_open(state, service, &session.identity).await?;
+    // A SAML service that required a context the login does not have gets
+    // NoAuthnContext (saml-core §3.4.1.2), not an assertion; an OpenID
+    // Connect client's acr_values are voluntary (its ID token's acr says).
+    if let Answer::Saml {
+        request_id,
+        acs_url,
+        relay_state,
+    } = &flow.answer
+        && !flow.authn_contexts.is_empty()
+        && identity
+            .authn_context
+            .as_ref()
+            .is_none_or(|found| !flow.authn_contexts.contains(found))
+    {
+        tracing::info!(service = %service.id, "requested authentication context not obtained");
+        let answer = SamlAnswer {
+            request_id,
+            acs_url,
+            relay_state: relay_state.as_deref(),
+        };
+        return saml_refusal(state, &answer, ns::STATUS_NO_AUTHN_CONTEXT).await;
+    }
     answer(
         state,
         session_id,
@@ -599,41 +639,55 @@ pub(super) async fn record_participant(
     Ok(())
 }
 
-/// Answers a passive flow without a session: a SAML Response with status
-/// NoPassive (unsigned content aside from the Response signature), or the
-/// browser back to the CAS service without a ticket (`gateway`).
+/// Answers a passive flow without a session: a signed SAML Response with
+/// status Responder/NoPassive, the browser back to the CAS service without
+/// a ticket (`gateway`), or `login_required` to the OpenID Connect client.
 async fn respond_passive(state: &AppState, flow_id: &str) -> Result<Response, WebError> {
     let flow = state
         .sessions()
         .take_flow(flow_id)
         .await?
         .ok_or_else(|| WebError::Expired("flow already answered".into()))?;
-    let (request_id, acs_url, relay_state) = match flow.answer {
+    match flow.answer {
         Answer::Saml {
             request_id,
             acs_url,
             relay_state,
-        } => (request_id, acs_url, relay_state),
-        Answer::Cas { service_url } => return Ok(super::cas::no_ticket(&service_url)),
-        Answer::Oidc(request) => {
-            return Ok(super::oidc::error_redirect(
-                state,
-                &request,
-                "login_required",
-                "no session and prompt=none",
-            ));
+        } => {
+            let answer = SamlAnswer {
+                request_id: &request_id,
+                acs_url: &acs_url,
+                relay_state: relay_state.as_deref(),
+            };
+            saml_refusal(state, &answer, ns::STATUS_NO_PASSIVE).await
         }
-    };
+        Answer::Cas { service_url } => Ok(super::cas::no_ticket(&service_url)),
+        Answer::Oidc(request) => Ok(super::oidc::error_redirect(
+            state,
+            &request,
+            "login_required",
+            "no session and prompt=none",
+        )),
+    }
+}
+
+/// A signed SAML Response without assertion, status Responder with the
+/// second-level `status` (saml-core §3.2.2.2: NoPassive, NoAuthnContext).
+async fn saml_refusal(
+    state: &AppState,
+    flow: &SamlAnswer<'_>,
+    status: &str,
+) -> Result<Response, WebError> {
     let response_id = ids::new_id();
     let response = messages::build_response(
         &ResponseSpec {
             id: response_id.clone(),
             issuer: state.config.saml.idp_entity_id.clone(),
             issue_instant: Utc::now(),
-            destination: acs_url.clone(),
-            in_response_to: Some(request_id),
-            status_code: ns::STATUS_NO_PASSIVE.to_owned(),
-            status_sub_code: None,
+            destination: flow.acs_url.to_owned(),
+            in_response_to: Some(flow.request_id.to_owned()),
+            status_code: ns::STATUS_RESPONDER.to_owned(),
+            status_sub_code: Some(status.to_owned()),
             status_message: None,
         },
         None,
@@ -645,7 +699,7 @@ async fn respond_passive(state: &AppState, flow_id: &str) -> Result<Response, We
             .await
             .map_err(|err| WebError::Internal(err.to_string()))?
             .map_err(|err| WebError::Internal(format!("signing failed: {err}")))?;
-    Ok(post_page(&acs_url, &xml, relay_state.as_deref()))
+    Ok(post_page(flow.acs_url, &xml, flow.relay_state))
 }
 
 fn post_page(action: &str, xml: &str, relay_state: Option<&str>) -> Response {
