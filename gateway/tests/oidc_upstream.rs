@@ -1,8 +1,9 @@
 //! Upstream OpenID Connect and trusted-header logins, end to end: the demo
-//! stack on a real Redis, plus a simulated ÉduConnect OpenID provider that
-//! the test starts on its own port (`[[oidc_idp]] test-op`) and two
-//! trusted-header IdPs (`arena` trusting 127.0.0.1, `arena-distant` trusting
-//! another address only). Every refusal is preceded by its positive control.
+//! stack on a real Redis, plus a simulated OpenID provider that the test
+//! starts on its own port (ÉduConnect as `[[oidc_idp]] test-op`, or the
+//! agents' FIM as `test-fim`) and two trusted-header IdPs (`arena` trusting
+//! 127.0.0.1, `arena-distant` trusting another address only). Every refusal
+//! is preceded by its positive control.
 
 #![cfg(test)]
 
@@ -10,10 +11,12 @@ mod common;
 
 use common::{Browser, Page, Stack, link, login_at_ent};
 use sso_gateway::demo::{DemoOptions, DemoStack};
-use sso_testbed::{OidcSigningKey, SimOidcOpConfig, sim_oidc_op_router};
+use sso_testbed::oidc_op::sim_oidc_op_router_for;
+use sso_testbed::{IdpKind, OidcSigningKey, SimOidcOpConfig};
 use tokio::net::TcpListener;
 
 const TEST_OP: &str = "test-op";
+const TEST_FIM: &str = "test-fim";
 const CLIENT_ID: &str = "gateway-under-test";
 const CLIENT_SECRET: &str = "a-client-secret-for-the-test-provider";
 
@@ -21,6 +24,12 @@ const CLIENT_SECRET: &str = "a-client-secret-for-the-test-provider";
 /// `/op`, with the gateway at `gateway` as its client `CLIENT_ID` (callback
 /// of the IdP `id`); returns its issuer.
 fn start_op(listener: TcpListener, gateway: &str, id: &str) -> String {
+    start_op_of(IdpKind::EduConnect, listener, gateway, id)
+}
+
+/// [`start_op`] for a provider playing `kind` (ÉduConnect, or the agents'
+/// FIM).
+fn start_op_of(kind: IdpKind, listener: TcpListener, gateway: &str, id: &str) -> String {
     let issuer = format!("http://{}/op", listener.local_addr().unwrap());
     let config = SimOidcOpConfig {
         base_url: issuer.clone(),
@@ -30,7 +39,7 @@ fn start_op(listener: TcpListener, gateway: &str, id: &str) -> String {
         post_logout_redirect_uris: vec![format!("{gateway}/oidc/logout/return")],
         signing_key: OidcSigningKey::generate("test-op-key").unwrap(),
     };
-    let router = axum::Router::new().nest("/op", sim_oidc_op_router(config));
+    let router = axum::Router::new().nest("/op", sim_oidc_op_router_for(kind, config));
     tokio::spawn(async move { axum::serve(listener, router).await });
     issuer
 }
@@ -59,16 +68,24 @@ struct Setup {
     _secret: tempfile::TempDir,
 }
 
+/// The test stack with the simulated ÉduConnect as `test-op`.
 async fn setup() -> Setup {
+    setup_with(IdpKind::EduConnect, TEST_OP, "educonnect_oidc").await
+}
+
+/// The test stack with a simulated provider playing `kind` as the
+/// `[[oidc_idp]]` `id`, its claims read with `[mapping.<mapping>]`.
+async fn setup_with(kind: IdpKind, id: &str, mapping: &str) -> Setup {
     let gateway_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway = format!("http://{}", gateway_listener.local_addr().unwrap());
-    let issuer = start_op(
+    let issuer = start_op_of(
+        kind,
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
         &gateway,
-        TEST_OP,
+        id,
     );
     let secret = tempfile::tempdir().unwrap();
-    let secret_file = secret.path().join("test-op.secret");
+    let secret_file = secret.path().join(format!("{id}.secret"));
     std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).unwrap();
     let extra = format!(
         r#"{}
@@ -87,11 +104,11 @@ subject_header = "ct-remote-user"
 mapping = "agents"
 "#,
         oidc_table(
-            TEST_OP,
+            id,
             &issuer,
             &gateway,
             secret_file.to_str().unwrap(),
-            "educonnect_oidc"
+            mapping
         )
     );
     let options = DemoOptions {
@@ -203,6 +220,68 @@ async fn a_pupil_logged_in_through_openid_connect_gets_the_same_attributes_as_th
         .await
         .unwrap();
     assert_eq!(op_state["logouts"], 1, "{op_state}");
+}
+
+#[tokio::test]
+async fn a_teacher_through_the_agents_openid_provider_reaches_a_saml_resource() {
+    let setup = setup_with(IdpKind::Agents, TEST_FIM, "agents_oidc").await;
+    let stack = &setup.stack;
+
+    // Positive control of the comparison: the teacher through the SAML
+    // agents IdP, in one browser.
+    let mut saml = Browser::new();
+    let resource = saml.open(&stack.url("/testbed/enseignants/login")).await;
+    let target = link(&resource.body, "/login/agents?flow=").expect("the SAML agents IdP");
+    let accounts = saml.open(&stack.url(&target)).await;
+    let page = saml.login_as(&accounts, "prof.blanc").await;
+    assert!(page.url.ends_with("/testbed/enseignants"), "{}", page.url);
+    let through_saml = stack.sp_state("enseignants").await["last_attributes"].clone();
+    assert_eq!(through_saml["NOM"][0], "Blanc", "{through_saml}");
+    assert_eq!(through_saml["PRO"][0], "National_ENS", "{through_saml}");
+    assert_eq!(through_saml["UAI"][0], "0359991V", "{through_saml}");
+    assert_eq!(
+        through_saml["P_MEL"][0], "eric.blanc@ac-rennes.example",
+        "{through_saml}"
+    );
+
+    // The same teacher through the agents' OpenID provider, in another
+    // browser, from the same SAML resource.
+    let mut browser = Browser::new();
+    let resource = browser.open(&stack.url("/testbed/enseignants/login")).await;
+    assert!(resource.url.contains("/login?flow="), "{}", resource.url);
+    let target = link(&resource.body, &format!("/login/{TEST_FIM}?flow="))
+        .unwrap_or_else(|| panic!("no {TEST_FIM} on the discovery page: {}", resource.body));
+    let accounts = browser.open(&stack.url(&target)).await;
+    assert_eq!(accounts.status, 200, "{}", accounts.body);
+    assert!(
+        !accounts.body.contains("eleve.louis"),
+        "the agents' provider offers staff only: {}",
+        accounts.body
+    );
+    let page = browser.login_as(&accounts, "prof.blanc").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.url.ends_with("/testbed/enseignants"), "{}", page.url);
+    assert!(
+        browser.went_through("/op/authorize"),
+        "{:?}",
+        browser.visited
+    );
+    assert!(browser.went_through(&format!("/oidc/callback/{TEST_FIM}?")));
+    let op_state: serde_json::Value = reqwest::get(format!("{}/state.json", setup.issuer))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(op_state["userinfo_calls"], 1, "{op_state}");
+    let through_oidc = stack.sp_state("enseignants").await["last_attributes"].clone();
+    // The identifier too: the directory join by e-mail gives both logins the
+    // same AAF reference, from which the resource's IDO is derived.
+    assert!(through_oidc["IDO"][0].is_string(), "{through_oidc}");
+    assert_eq!(
+        through_oidc, through_saml,
+        "the same teacher, the same released values, whatever the upstream protocol"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,11 @@
-//! The simulated ÉduConnect as an OpenID provider (domain reference §2:
-//! ÉduConnect also offers OIDC, its userinfo carrying the SAML attribute names
-//! as JSON claims).
+//! A simulated national OpenID provider (domain reference §2), in one of two
+//! roles chosen by its [`IdpKind`]:
+//! - ÉduConnect, which also offers OIDC: pupils and parents, the userinfo
+//!   carrying the SAML attribute names as JSON claims;
+//! - the agents' national OIDC service "FIM": staff, the userinfo carrying
+//!   `email` (the academic address the directory join uses), `family_name`,
+//!   `given_name`, `FrEduRne` (an array of structure vectors) and
+//!   `FrEduFonctAdm`.
 //!
 //! Authorization code flow only (OpenID Connect Core 1.0 §3.1), with what
 //! the gateway as a careful relying party expects of it:
@@ -19,8 +24,9 @@
 //! - RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) redirects
 //!   only to a registered `post_logout_redirect_uri`.
 //!
-//! The login page is the account choice page of the SAML simulator, with the
-//! same population. `/state.json` exposes counters for the gateway's tests.
+//! The login page is the account choice page of the SAML simulator of the same
+//! kind, with the same population. `/state.json` exposes counters for the
+//! gateway's tests.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,8 +82,9 @@ const ID_TOKEN_LIFETIME: chrono::Duration = chrono::Duration::minutes(5);
 const SESSION_COOKIE: &str = "testbed_op";
 /// The scope every authorization request must include (OpenID Connect Core §3.1.2.1).
 const OPENID_SCOPE: &str = "openid";
-/// The people of this provider.
-const KIND: IdpKind = IdpKind::EduConnect;
+/// The standard claim carrying an agent's academic e-mail address (OpenID
+/// Connect Core §5.1), the key of the directory join.
+const CLAIM_EMAIL: &str = "email";
 
 /// Why an ID-token signing key could not be made or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -210,8 +217,8 @@ impl OidcSigningKey {
     }
 }
 
-/// Configuration of the simulated ÉduConnect OpenID provider, with its one
-/// registered client (the gateway).
+/// Configuration of a simulated OpenID provider (ÉduConnect or the agents'
+/// FIM), with its one registered client (the gateway).
 #[derive(Debug)]
 pub struct SimOidcOpConfig {
     /// Public URL of the simulator's root, e.g.
@@ -403,6 +410,7 @@ struct Counters {
 }
 
 struct OpState {
+    kind: IdpKind,
     config: SimOidcOpConfig,
     cookie_path: String,
     pending: Mutex<Expiring<Authorization>>,
@@ -417,12 +425,21 @@ struct OpState {
 
 type Shared = Arc<OpState>;
 
-/// The simulated provider's routes, relative to `base_url`'s path (the caller
-/// nests the router there): `GET /` (home), `GET /.well-known/openid-configuration`,
-/// `GET /jwks`, `GET /authorize`, `POST /login`, `POST /token`,
-/// `GET|POST /userinfo`, `GET|POST /logout`, `GET /state.json`.
+/// The simulated ÉduConnect OpenID provider's routes: the
+/// [`sim_oidc_op_router_for`] of [`IdpKind::EduConnect`].
 pub fn sim_oidc_op_router(config: SimOidcOpConfig) -> Router {
+    sim_oidc_op_router_for(IdpKind::EduConnect, config)
+}
+
+/// The routes of a simulated OpenID provider playing `kind` (ÉduConnect for
+/// pupils and parents, [`IdpKind::Agents`] for the agents' FIM and staff),
+/// relative to `base_url`'s path (the caller nests the router there):
+/// `GET /` (home), `GET /.well-known/openid-configuration`, `GET /jwks`,
+/// `GET /authorize`, `POST /login`, `POST /token`, `GET|POST /userinfo`,
+/// `GET|POST /logout`, `GET /state.json`.
+pub fn sim_oidc_op_router_for(kind: IdpKind, config: SimOidcOpConfig) -> Router {
     let state = Arc::new(OpState {
+        kind,
         cookie_path: web::cookie_path(&config.base_url),
         config,
         pending: Mutex::new(Expiring::new(PENDING_TTL)),
@@ -450,6 +467,34 @@ fn no_store() -> [(axum::http::HeaderName, &'static str); 2] {
     [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")]
 }
 
+/// The claims a provider of `kind` may return (OpenID Connect Discovery
+/// §3, `claims_supported`).
+fn claims_supported(kind: IdpKind) -> Vec<&'static str> {
+    let mut claims = vec![
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "given_name",
+        "family_name",
+    ];
+    match kind {
+        IdpKind::EduConnect => claims.extend([
+            a::CLAIM_FR_EDU_CT_PERSON_AFFILIATION,
+            a::CLAIM_FR_EDU_CT_ID,
+            a::CLAIM_FR_EDU_CT_REF_ID,
+            a::CLAIM_FR_EDU_CT_ELEVE_UAI,
+            a::CLAIM_FR_EDU_CT_ELEVE_NIVEAU,
+        ]),
+        IdpKind::Agents => claims.extend([CLAIM_EMAIL, a::FR_EDU_RNE, a::FR_EDU_FONCT_ADM]),
+    }
+    claims
+}
+
 async fn discovery(State(state): State<Shared>) -> Json<serde_json::Value> {
     let config = &state.config;
     Json(json!({
@@ -469,13 +514,7 @@ async fn discovery(State(state): State<Shared>) -> Json<serde_json::Value> {
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "acr_values_supported": [ns::AC_PASSWORD_PROTECTED_TRANSPORT],
-        "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr",
-            "given_name", "family_name",
-            a::CLAIM_FR_EDU_CT_PERSON_AFFILIATION, a::CLAIM_FR_EDU_CT_ID,
-            a::CLAIM_FR_EDU_CT_REF_ID, a::CLAIM_FR_EDU_CT_ELEVE_UAI,
-            a::CLAIM_FR_EDU_CT_ELEVE_NIVEAU,
-        ],
+        "claims_supported": claims_supported(state.kind),
     }))
 }
 
@@ -483,25 +522,59 @@ async fn jwks(State(state): State<Shared>) -> Json<JwkSet> {
     Json(sim_oidc_op_jwks(&state.config))
 }
 
-fn error_page(status: StatusCode, what: &str) -> Response {
-    page::error(status, KIND.service_name(), what)
+fn error_page(kind: IdpKind, status: StatusCode, what: &str) -> Response {
+    page::error(status, kind.service_name(), what)
+}
+
+/// The provider's name after "déconnecté" or "Se déconnecter", with its
+/// French preposition.
+fn after_preposition(kind: IdpKind) -> &'static str {
+    match kind {
+        IdpKind::EduConnect => "d’ÉduConnect (simulation)",
+        IdpKind::Agents => "du service OpenID des agents (simulation)",
+    }
+}
+
+/// The challenges of the token and userinfo endpoints (RFC 6749 §5.2,
+/// RFC 6750 §3).
+#[derive(Clone, Copy)]
+enum Challenge {
+    /// The client failed `client_secret_basic` authentication.
+    Basic,
+    /// The userinfo request carries no bearer token.
+    Bearer,
+    /// The bearer token is unknown, expired or revoked.
+    InvalidToken,
+}
+
+/// The `WWW-Authenticate` value of `challenge`, in the realm of `kind`.
+fn www_authenticate(kind: IdpKind, challenge: Challenge) -> &'static str {
+    match (kind, challenge) {
+        (IdpKind::EduConnect, Challenge::Basic) => "Basic realm=\"educonnect-oidc\"",
+        (IdpKind::EduConnect, Challenge::Bearer) => "Bearer realm=\"educonnect-oidc\"",
+        (IdpKind::EduConnect, Challenge::InvalidToken) => {
+            "Bearer realm=\"educonnect-oidc\", error=\"invalid_token\""
+        }
+        (IdpKind::Agents, Challenge::Basic) => "Basic realm=\"agents-oidc\"",
+        (IdpKind::Agents, Challenge::Bearer) => "Bearer realm=\"agents-oidc\"",
+        (IdpKind::Agents, Challenge::InvalidToken) => {
+            "Bearer realm=\"agents-oidc\", error=\"invalid_token\""
+        }
+    }
 }
 
 /// The browser goes back to the client: `redirect_uri` with `params` and `iss`
 /// added to its query (RFC 6749 §4.1.2, RFC 9207 §2).
-fn back_to_client(
-    config: &SimOidcOpConfig,
-    redirect_uri: &str,
-    params: &[(&str, &str)],
-) -> Response {
+fn back_to_client(state: &OpState, redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     match url::Url::parse(redirect_uri) {
         Ok(mut url) => {
             url.query_pairs_mut()
                 .extend_pairs(params)
-                .append_pair("iss", &config.issuer());
+                .append_pair("iss", &state.config.issuer());
             redirect(url.into(), Vec::new())
         }
         Err(e) => error_page(
+            state.kind,
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("the registered redirect_uri {redirect_uri:?} is not a URL: {e}"),
         ),
@@ -576,7 +649,7 @@ async fn authorize(
         Ok(ok) => ok,
         Err(e) => {
             tracing::warn!(error = %e, "simulated OIDC provider refused an authorization request");
-            return error_page(StatusCode::BAD_REQUEST, &e.to_string());
+            return error_page(state.kind, StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
     let client_state = params.get("state").cloned();
@@ -588,7 +661,7 @@ async fn authorize(
         ];
         answer.extend(client_state.clone().map(|s| ("state", s)));
         let answer: Vec<(&str, &str)> = answer.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        back_to_client(config, &redirect_uri, &answer)
+        back_to_client(&state, &redirect_uri, &answer)
     };
     let authorization = match check_authorization(&params, redirect_uri.clone()) {
         Ok(a) => a,
@@ -608,7 +681,7 @@ async fn authorize(
     }
     let pending_id = web::random_token();
     lock(&state.pending).insert(pending_id.clone(), authorization);
-    account_choice_page(KIND, &config.url("/login"), &pending_id, false)
+    account_choice_page(state.kind, &config.url("/login"), &pending_id, false)
 }
 
 /// Redirects the browser to the client with a fresh code, `state` and `iss`.
@@ -625,7 +698,7 @@ fn issue_code(state: &OpState, authorization: Authorization, session: OpSession)
         },
     );
     let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    back_to_client(&state.config, &redirect_uri, &params)
+    back_to_client(state, &redirect_uri, &params)
 }
 
 #[derive(Deserialize)]
@@ -634,16 +707,28 @@ struct LoginForm {
     login: String,
 }
 
+/// The person behind `login`, if a provider of `kind` serves them
+/// (ÉduConnect: pupils and parents; agents: staff).
+fn account_of(kind: IdpKind, login: &str) -> Option<&'static Person> {
+    people::by_login(login).filter(|p| p.idp() == kind)
+}
+
 /// `POST /login`: the account chosen on the page opens the OP session.
 async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Response {
-    let Some(person) = people::by_login(&form.login).filter(|p| p.idp() == KIND) else {
+    let Some(person) = account_of(state.kind, &form.login) else {
         return error_page(
+            state.kind,
             StatusCode::BAD_REQUEST,
-            &format!("the account {:?} does not belong to ÉduConnect", form.login),
+            &format!(
+                "the account {:?} does not belong to {}",
+                form.login,
+                state.kind.service_name()
+            ),
         );
     };
     let Some(authorization) = lock(&state.pending).take(&form.pending) else {
         return error_page(
+            state.kind,
             StatusCode::BAD_REQUEST,
             "the login form refers to an unknown or expired authorization request",
         );
@@ -808,7 +893,7 @@ async fn token(
             if e.status() == StatusCode::UNAUTHORIZED && headers.contains_key(AUTHORIZATION) {
                 response.headers_mut().insert(
                     WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"educonnect-oidc\""),
+                    HeaderValue::from_static(www_authenticate(state.kind, Challenge::Basic)),
                 );
             }
             response
@@ -816,20 +901,48 @@ async fn token(
     }
 }
 
-/// The userinfo claims of a person (domain reference §2: ÉduConnect's OIDC
-/// userinfo carries the SAML attribute names as JSON claims).
-fn userinfo_claims(person: &Person) -> serde_json::Value {
+/// The userinfo claims of a person at a provider of `kind` (domain
+/// reference §2): ÉduConnect's carry the SAML attribute names as JSON
+/// claims; the agents' FIM sends the academic `email`, `FrEduRne` (one
+/// vector per structure, an array) and `FrEduFonctAdm`, under the names the
+/// ARENA headers use.
+fn userinfo_claims(kind: IdpKind, person: &Person) -> serde_json::Value {
     let mut claims = json!({
         "sub": subject(person.login),
         "given_name": person.given_name,
         "family_name": person.family_name,
-        a::CLAIM_FR_EDU_CT_PERSON_AFFILIATION: person.affiliations(),
-        a::CLAIM_FR_EDU_CT_ID: person.fr_edu_ct_id(),
-        a::CLAIM_FR_EDU_CT_REF_ID: person.fr_edu_ct_ref_ids(),
     });
-    if let (Role::Pupil(pupil), Some(map)) = (&person.role, claims.as_object_mut()) {
-        map.insert(a::CLAIM_FR_EDU_CT_ELEVE_UAI.to_owned(), json!(pupil.school));
-        map.insert(a::CLAIM_FR_EDU_CT_ELEVE_NIVEAU.to_owned(), json!(pupil.mef));
+    let Some(map) = claims.as_object_mut() else {
+        return claims;
+    };
+    match (kind, &person.role) {
+        (IdpKind::EduConnect, role) => {
+            map.insert(
+                a::CLAIM_FR_EDU_CT_PERSON_AFFILIATION.to_owned(),
+                json!(person.affiliations()),
+            );
+            map.insert(
+                a::CLAIM_FR_EDU_CT_ID.to_owned(),
+                json!(person.fr_edu_ct_id()),
+            );
+            map.insert(
+                a::CLAIM_FR_EDU_CT_REF_ID.to_owned(),
+                json!(person.fr_edu_ct_ref_ids()),
+            );
+            if let Role::Pupil(pupil) = role {
+                map.insert(a::CLAIM_FR_EDU_CT_ELEVE_UAI.to_owned(), json!(pupil.school));
+                map.insert(a::CLAIM_FR_EDU_CT_ELEVE_NIVEAU.to_owned(), json!(pupil.mef));
+            }
+        }
+        (IdpKind::Agents, Role::Staff(staff)) => {
+            map.insert(CLAIM_EMAIL.to_owned(), json!(staff.email));
+            map.insert(a::FR_EDU_RNE.to_owned(), json!(person.fr_edu_rne()));
+            map.insert(
+                a::FR_EDU_FONCT_ADM.to_owned(),
+                json!(staff.function.as_str()),
+            );
+        }
+        (IdpKind::Agents, Role::Pupil(_) | Role::Parent(_)) => {}
     }
     claims
 }
@@ -846,7 +959,10 @@ async fn userinfo(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let Some(token) = token else {
         return (
             StatusCode::UNAUTHORIZED,
-            [(WWW_AUTHENTICATE, "Bearer realm=\"educonnect-oidc\"")],
+            [(
+                WWW_AUTHENTICATE,
+                www_authenticate(state.kind, Challenge::Bearer),
+            )],
         )
             .into_response();
     };
@@ -859,13 +975,13 @@ async fn userinfo(State(state): State<Shared>, headers: HeaderMap) -> Response {
             StatusCode::UNAUTHORIZED,
             [(
                 WWW_AUTHENTICATE,
-                "Bearer realm=\"educonnect-oidc\", error=\"invalid_token\"",
+                www_authenticate(state.kind, Challenge::InvalidToken),
             )],
         )
             .into_response();
     };
     lock(&state.counters).userinfo_calls += 1;
-    (no_store(), Json(userinfo_claims(person))).into_response()
+    (no_store(), Json(userinfo_claims(state.kind, person))).into_response()
 }
 
 /// The checks of an RP-initiated logout request; returns where to send the
@@ -914,7 +1030,7 @@ async fn logout(
         Ok(back) => back,
         Err(e) => {
             tracing::warn!(error = %e, "simulated OIDC provider refused a logout request");
-            return error_page(StatusCode::BAD_REQUEST, &e.to_string());
+            return error_page(state.kind, StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
     if let Some(cookie) = web::read_cookie(&headers, SESSION_COOKIE) {
@@ -926,12 +1042,13 @@ async fn logout(
         Some(location) => redirect(location, vec![clear]),
         None => {
             let body = format!(
-                "<h1>{}</h1><p role=\"status\">Vous êtes déconnecté d’ÉduConnect (simulation).</p>",
-                escape(KIND.service_name())
+                "<h1>{}</h1><p role=\"status\">Vous êtes déconnecté {}.</p>",
+                escape(state.kind.service_name()),
+                escape(after_preposition(state.kind)),
             );
             (
                 AppendHeaders([(SET_COOKIE, clear)]),
-                page::respond(StatusCode::OK, KIND.service_name(), &body),
+                page::respond(StatusCode::OK, state.kind.service_name(), &body),
             )
                 .into_response()
         }
@@ -946,14 +1063,15 @@ async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let status = match person {
         Some(p) => format!(
             "<p>Vous êtes connecté en tant que {} <small>(identifiant {})</small>.</p>\
-<p><a href=\"{}\">Se déconnecter d’ÉduConnect (simulation)</a></p>",
+<p><a href=\"{}\">Se déconnecter {}</a></p>",
             escape(&p.display_name()),
             escape(p.login),
             escape(&state.config.url("/logout")),
+            escape(after_preposition(state.kind)),
         ),
         None => "<p>Vous n’êtes pas connecté.</p>".to_owned(),
     };
-    let title = format!("{} — OpenID Connect", KIND.service_name());
+    let title = format!("{} — OpenID Connect", state.kind.service_name());
     let body = format!("<h1>{}</h1>{status}", escape(&title));
     page::respond(StatusCode::OK, &title, &body)
 }
@@ -1017,14 +1135,72 @@ mod tests {
 
     #[test]
     fn pupils_get_their_school_and_level_and_parents_do_not() {
-        let louis = userinfo_claims(people::by_login("eleve.louis").unwrap());
+        let louis = userinfo_claims(
+            IdpKind::EduConnect,
+            people::by_login("eleve.louis").unwrap(),
+        );
         assert_eq!(louis["FrEduCtPersonAffiliation"], json!(["eleve2d"]));
         assert_eq!(louis["FrEduCtEleveUAI"], json!(people::COLLEGE_UAI));
         assert_eq!(louis["FrEduCtEleveNiveau"], json!("2111"));
         assert_eq!(louis["FrEduCtRefId"], json!(["{AAF}AC-RENNES||3520001"]));
-        let parent = userinfo_claims(people::by_login(people::PARENT_IN_TWO_ACADEMIES).unwrap());
+        let parent = userinfo_claims(
+            IdpKind::EduConnect,
+            people::by_login(people::PARENT_IN_TWO_ACADEMIES).unwrap(),
+        );
         assert!(parent.get("FrEduCtEleveUAI").is_none());
         assert_eq!(parent["FrEduCtRefId"].as_array().unwrap().len(), 2);
         assert_eq!(parent["sub"].as_str().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn the_agents_provider_sends_fim_claims_for_a_teacher() {
+        let blanc = userinfo_claims(IdpKind::Agents, people::by_login("prof.blanc").unwrap());
+        assert_eq!(blanc["email"], json!("eric.blanc@ac-rennes.example"));
+        assert_eq!(blanc["family_name"], json!("Blanc"));
+        assert_eq!(blanc["given_name"], json!("Éric"));
+        assert_eq!(blanc["FrEduFonctAdm"], json!("ENS"));
+        assert_eq!(blanc["FrEduRne"], json!(["0359991V$UAJ$PU$N$T3$CLG$340"]));
+        assert_eq!(blanc["sub"], json!(subject("prof.blanc")));
+        for educonnect_only in ["FrEduCtId", "FrEduCtRefId", "FrEduCtPersonAffiliation"] {
+            assert!(blanc.get(educonnect_only).is_none(), "{educonnect_only}");
+        }
+        let dubois = userinfo_claims(IdpKind::Agents, people::by_login("prof.dubois").unwrap());
+        assert_eq!(
+            dubois["FrEduRne"],
+            json!([
+                "0359991V$UAJ$PU$N$T3$CLG$340",
+                "0359992W$UAJ$PU$N$T3$LYC$300"
+            ])
+        );
+        let fontaine = userinfo_claims(IdpKind::Agents, people::by_login("dir.fontaine").unwrap());
+        assert_eq!(fontaine["FrEduFonctAdm"], json!("DIR"));
+    }
+
+    #[test]
+    fn each_provider_serves_its_own_population_only() {
+        assert!(account_of(IdpKind::Agents, "prof.blanc").is_some());
+        assert!(account_of(IdpKind::Agents, "eleve.louis").is_none());
+        assert!(account_of(IdpKind::EduConnect, "eleve.louis").is_some());
+        assert!(account_of(IdpKind::EduConnect, "prof.blanc").is_none());
+        assert!(account_of(IdpKind::Agents, "nobody").is_none());
+    }
+
+    #[test]
+    fn discovery_lists_every_claim_the_userinfo_sends() {
+        for kind in [IdpKind::EduConnect, IdpKind::Agents] {
+            let supported = claims_supported(kind);
+            for person in people::of_idp(kind) {
+                let claims = userinfo_claims(kind, person);
+                for name in claims.as_object().unwrap().keys() {
+                    assert!(
+                        supported.contains(&name.as_str()),
+                        "{kind:?}: {name} of {} not in claims_supported",
+                        person.login
+                    );
+                }
+            }
+        }
+        assert!(!claims_supported(IdpKind::EduConnect).contains(&"FrEduRne"));
+        assert!(!claims_supported(IdpKind::Agents).contains(&"FrEduCtId"));
     }
 }
