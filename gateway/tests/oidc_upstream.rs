@@ -11,7 +11,7 @@ mod common;
 
 use common::{Browser, Page, Stack, link, login_at_ent};
 use sso_gateway::demo::{DemoOptions, DemoStack};
-use sso_testbed::oidc_op::sim_oidc_op_router_for;
+use sso_testbed::sim_oidc_op_router_for;
 use sso_testbed::{IdpKind, OidcSigningKey, SimOidcOpConfig};
 use tokio::net::TcpListener;
 

@@ -8,7 +8,8 @@
 //! routers that the caller nests under each simulator's base path. They never
 //! appear in a production code path.
 //!
-//! Beside SAML: a simulated ÉduConnect OpenID provider (`oidc_op`), and
+//! Beside SAML: a simulated OpenID provider (`oidc_op`: ÉduConnect's, or
+//! the agents' national service "FIM"), and
 //! publishers' resources speaking CAS 3.0 (`cas_client`) or OpenID Connect
 //! (`oidc_rp`) to the gateway, with real signatures (RS256/ES256 through
 //! jsonwebtoken) and real server-to-server calls.
@@ -31,6 +32,8 @@ mod web;
 
 pub use cas_client::{SimCasClientConfig, sim_cas_client_router};
 pub use idp::{IdpKind, SimIdpConfig, sim_idp_metadata, sim_idp_router};
-pub use oidc_op::{OidcSigningKey, SimOidcOpConfig, sim_oidc_op_jwks, sim_oidc_op_router};
+pub use oidc_op::{
+    OidcSigningKey, SimOidcOpConfig, sim_oidc_op_jwks, sim_oidc_op_router, sim_oidc_op_router_for,
+};
 pub use oidc_rp::{SimOidcRpConfig, sim_oidc_rp_router};
 pub use sp::{MediacentreApi, SimSpConfig, sim_sp_metadata, sim_sp_router};
