@@ -10,8 +10,17 @@
 //! - A ticket is bound to the exact service URL it was issued for (§2.5.1:
 //!   the validation's `service` must be that URL) and says whether it came from
 //!   a fresh login (`renew`, §2.5.1).
+//! - Proxying (§2.5.4, §2.7, §2.8, §3.3, §3.4), for a service registered with
+//!   `allow_proxy` only: a proxy-granting ticket is `PGT-` and 256 random
+//!   bits, its IOU `PGTIOU-` and 256 random bits; it is stored under
+//!   `cas:pgt:<ticket>` ([`ProxyGrant`]) and may be used until it expires or
+//!   its session ends. A proxy ticket is `PT-` and 256 random bits, stored
+//!   under `cas:pt:<ticket>` as a [`TicketGrant`] that names its proxy chain,
+//!   consumed once like a service ticket.
 //! - Answers: CAS 1 `/validate` text (§2.4.2), CAS 2/3 XML (§2.5.2, §2.6.2,
-//!   with `cas:attributes`, Appendix A) and the JSON form (`format=JSON`).
+//!   with `cas:attributes`, Appendix A; `cas:proxyGrantingTicket` and
+//!   `cas:proxies` when they apply), the JSON form (`format=JSON`) and the
+//!   `/proxy` answers (§2.7.2).
 //!   Attribute names become element names: the registry refuses, for a
 //!   service with `[cas]`, a release name that is not an XML name
 //!   ([`sp_registry::is_xml_element_name`]), and the answers below leave
@@ -36,6 +45,43 @@ pub fn new_ticket() -> String {
     format!("{TICKET_PREFIX}{}", crate::random_token())
 }
 
+/// Prefix of a proxy ticket (spec §3.2.1).
+pub const PROXY_TICKET_PREFIX: &str = "PT-";
+
+/// Store key of a proxy ticket.
+pub fn proxy_ticket_key(ticket: &str) -> String {
+    format!("cas:pt:{ticket}")
+}
+
+/// A new proxy ticket: `PT-` and 256 random bits in hex.
+pub fn new_proxy_ticket() -> String {
+    format!("{PROXY_TICKET_PREFIX}{}", crate::random_token())
+}
+
+/// Prefix of a proxy-granting ticket (spec §3.3.1).
+pub const PROXY_GRANTING_TICKET_PREFIX: &str = "PGT-";
+
+/// Prefix of a proxy-granting ticket IOU (spec §3.4.1).
+pub const PROXY_GRANTING_TICKET_IOU_PREFIX: &str = "PGTIOU-";
+
+/// Store key of a proxy-granting ticket.
+pub fn proxy_granting_ticket_key(ticket: &str) -> String {
+    format!("cas:pgt:{ticket}")
+}
+
+/// A new proxy-granting ticket: `PGT-` and 256 random bits in hex.
+pub fn new_proxy_granting_ticket() -> String {
+    format!("{PROXY_GRANTING_TICKET_PREFIX}{}", crate::random_token())
+}
+
+/// A new proxy-granting ticket IOU: `PGTIOU-` and 256 random bits in hex.
+pub fn new_proxy_granting_ticket_iou() -> String {
+    format!(
+        "{PROXY_GRANTING_TICKET_IOU_PREFIX}{}",
+        crate::random_token()
+    )
+}
+
 /// What a service ticket stands for, kept in the store until it is
 /// validated or expires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,9 +98,38 @@ pub struct TicketGrant {
     pub from_new_login: bool,
     /// Login time (Unix seconds).
     pub authn_instant: i64,
+    /// The SSO session the ticket was issued in (a proxy-granting ticket
+    /// obtained with it dies with that session).
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// For a proxy ticket, the proxy callback URLs it came through, the most
+    /// recent first (spec §2.6.2 `cas:proxies`); empty for a service ticket.
+    #[serde(default)]
+    pub proxies: Vec<String>,
 }
 
-/// Why a validation failed: the codes of spec §2.5.3.
+/// What a proxy-granting ticket stands for (spec §3.3), kept in the store
+/// until it expires, at the latest when its session would.
+///
+/// It names the session rather than copying the person: a proxy ticket is
+/// issued from the session's identity, with the target service's own
+/// identifier and release, and only while the session is alive (logout
+/// ends every proxy-granting ticket of the session with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyGrant {
+    /// Registry id of the service that holds the ticket (the proxy).
+    pub service_id: String,
+    /// The user as that service knows them.
+    pub user: String,
+    /// The SSO session it was issued in.
+    pub session_id: String,
+    /// The callback URL that received it, then the proxies before it (the
+    /// `cas:proxies` of the proxy tickets it grants).
+    pub proxies: Vec<String>,
+}
+
+/// Why a validation or a proxy request failed: the codes of spec §2.5.3
+/// and §2.7.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureCode {
     /// A required parameter is missing.
@@ -65,8 +140,12 @@ pub enum FailureCode {
     InvalidTicket,
     /// The ticket was issued for another service.
     InvalidService,
-    /// A proxy callback was given and the service may not proxy.
+    /// A proxy callback was given and the service may not proxy, or not to
+    /// that URL.
     InvalidProxyCallback,
+    /// The target service of a proxy request is not registered or does not
+    /// admit the user, or the proxy may no longer proxy.
+    UnauthorizedService,
     /// The gateway failed.
     InternalError,
 }
@@ -80,15 +159,22 @@ impl FailureCode {
             Self::InvalidTicket => "INVALID_TICKET",
             Self::InvalidService => "INVALID_SERVICE",
             Self::InvalidProxyCallback => "INVALID_PROXY_CALLBACK",
+            Self::UnauthorizedService => "UNAUTHORIZED_SERVICE",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }
 }
 
-/// The CAS 2/3 XML success answer (spec §2.5.2, Appendix A): `cas:user`,
-/// then `cas:attributes` with the authentication facts and the released
-/// attributes, one element per value.
-pub fn success_xml(grant: &TicketGrant, authentication_date: &str) -> String {
+/// The CAS 2/3 XML success answer (spec §2.5.2, §2.6.2, Appendix A):
+/// `cas:user`, then `cas:attributes` with the authentication facts and the
+/// released attributes, one element per value, then the IOU of a
+/// proxy-granting ticket when one was delivered and, for a proxy ticket,
+/// `cas:proxies`.
+pub fn success_xml(
+    grant: &TicketGrant,
+    authentication_date: &str,
+    pgt_iou: Option<&str>,
+) -> String {
     let mut xml = String::from(
         "<cas:serviceResponse xmlns:cas=\"http://www.yale.edu/tp/cas\"><cas:authenticationSuccess>",
     );
@@ -111,7 +197,22 @@ pub fn success_xml(grant: &TicketGrant, authentication_date: &str) -> String {
             let _ = write!(xml, "<cas:{name}>{}</cas:{name}>", escape_text(value));
         }
     }
-    xml.push_str("</cas:attributes></cas:authenticationSuccess></cas:serviceResponse>");
+    xml.push_str("</cas:attributes>");
+    if let Some(iou) = pgt_iou {
+        let _ = write!(
+            xml,
+            "<cas:proxyGrantingTicket>{}</cas:proxyGrantingTicket>",
+            escape_text(iou)
+        );
+    }
+    if !grant.proxies.is_empty() {
+        xml.push_str("<cas:proxies>");
+        for proxy in &grant.proxies {
+            let _ = write!(xml, "<cas:proxy>{}</cas:proxy>", escape_text(proxy));
+        }
+        xml.push_str("</cas:proxies>");
+    }
+    xml.push_str("</cas:authenticationSuccess></cas:serviceResponse>");
     xml
 }
 
@@ -124,8 +225,13 @@ pub fn failure_xml(code: FailureCode, description: &str) -> String {
     )
 }
 
-/// The JSON success answer (`format=JSON`).
-pub fn success_json(grant: &TicketGrant, authentication_date: &str) -> serde_json::Value {
+/// The JSON success answer (`format=JSON`), with the same members as the
+/// XML one.
+pub fn success_json(
+    grant: &TicketGrant,
+    authentication_date: &str,
+    pgt_iou: Option<&str>,
+) -> serde_json::Value {
     let mut attributes = serde_json::Map::new();
     attributes.insert(
         "authenticationDate".into(),
@@ -140,11 +246,16 @@ pub fn success_json(grant: &TicketGrant, authentication_date: &str) -> serde_jso
             attributes.insert(name.clone(), serde_json::json!(values));
         }
     }
-    serde_json::json!({
-        "serviceResponse": {
-            "authenticationSuccess": { "user": grant.user, "attributes": attributes }
-        }
-    })
+    let mut success = serde_json::Map::new();
+    success.insert("user".into(), serde_json::json!(grant.user));
+    success.insert("attributes".into(), serde_json::Value::Object(attributes));
+    if let Some(iou) = pgt_iou {
+        success.insert("proxyGrantingTicket".into(), serde_json::json!(iou));
+    }
+    if !grant.proxies.is_empty() {
+        success.insert("proxies".into(), serde_json::json!(grant.proxies));
+    }
+    serde_json::json!({ "serviceResponse": { "authenticationSuccess": success } })
 }
 
 /// The JSON failure answer (`format=JSON`).
@@ -154,6 +265,23 @@ pub fn failure_json(code: FailureCode, description: &str) -> serde_json::Value {
             "authenticationFailure": { "code": code.as_str(), "description": description }
         }
     })
+}
+
+/// The `/proxy` success answer (spec §2.7.2).
+pub fn proxy_success_xml(proxy_ticket: &str) -> String {
+    format!(
+        "<cas:serviceResponse xmlns:cas=\"http://www.yale.edu/tp/cas\"><cas:proxySuccess><cas:proxyTicket>{}</cas:proxyTicket></cas:proxySuccess></cas:serviceResponse>",
+        escape_text(proxy_ticket)
+    )
+}
+
+/// The `/proxy` failure answer (spec §2.7.2).
+pub fn proxy_failure_xml(code: FailureCode, description: &str) -> String {
+    format!(
+        "<cas:serviceResponse xmlns:cas=\"http://www.yale.edu/tp/cas\"><cas:proxyFailure code=\"{}\">{}</cas:proxyFailure></cas:serviceResponse>",
+        code.as_str(),
+        escape_text(description)
+    )
 }
 
 /// The CAS 1 `/validate` answer (spec §2.4.2).
@@ -192,6 +320,8 @@ mod tests {
             ],
             from_new_login: true,
             authn_instant: 0,
+            session_id: None,
+            proxies: Vec::new(),
         }
     }
 
@@ -202,11 +332,54 @@ mod tests {
         assert!(one.starts_with("ST-"));
         assert_eq!(one.len(), 3 + 64);
         assert_ne!(one, two);
+        let proxy = new_proxy_ticket();
+        assert!(proxy.starts_with("PT-") && proxy.len() == 3 + 64, "{proxy}");
+        let pgt = new_proxy_granting_ticket();
+        assert!(pgt.starts_with("PGT-") && pgt.len() == 4 + 64, "{pgt}");
+        let iou = new_proxy_granting_ticket_iou();
+        assert!(iou.starts_with("PGTIOU-") && iou.len() == 7 + 64, "{iou}");
+    }
+
+    #[test]
+    fn proxy_answers_carry_the_iou_and_the_chain_most_recent_first() {
+        let mut proxied = grant();
+        proxied.proxies = vec![
+            "https://p2.example.fr/pgt".into(),
+            "https://p1.example.fr/pgt".into(),
+        ];
+        let xml = success_xml(&proxied, "2026-11-27T08:00:00Z", Some("PGTIOU-1"));
+        let document = elements(&xml);
+        assert!(document.contains(&("proxyGrantingTicket".to_owned(), "PGTIOU-1".to_owned())));
+        let proxies: Vec<&str> = document
+            .iter()
+            .filter(|(name, _)| name == "proxy")
+            .map(|(_, text)| text.as_str())
+            .collect();
+        assert_eq!(
+            proxies,
+            ["https://p2.example.fr/pgt", "https://p1.example.fr/pgt"]
+        );
+        let plain = success_xml(&grant(), "2026-11-27T08:00:00Z", None);
+        assert!(
+            !plain.contains("proxyGrantingTicket") && !plain.contains("proxies"),
+            "{plain}"
+        );
+        let json = success_json(&proxied, "2026-11-27T08:00:00Z", Some("PGTIOU-1"));
+        let success = &json["serviceResponse"]["authenticationSuccess"];
+        assert_eq!(success["proxyGrantingTicket"], "PGTIOU-1");
+        assert_eq!(success["proxies"][1], "https://p1.example.fr/pgt");
+        let ok = elements(&proxy_success_xml("PT-1"));
+        assert!(ok.contains(&("proxyTicket".to_owned(), "PT-1".to_owned())));
+        let refused = proxy_failure_xml(FailureCode::UnauthorizedService, "<x>");
+        assert!(
+            refused.contains("<cas:proxyFailure code=\"UNAUTHORIZED_SERVICE\">&lt;x&gt;"),
+            "{refused}"
+        );
     }
 
     #[test]
     fn the_success_xml_parses_and_carries_each_value_escaped() {
-        let xml = success_xml(&grant(), "2026-11-27T08:00:00Z");
+        let xml = success_xml(&grant(), "2026-11-27T08:00:00Z", None);
         let document = elements(&xml);
         assert!(document.contains(&("user".to_owned(), "ab12".to_owned())));
         assert!(document.contains(&("UAI".to_owned(), "0359991V".to_owned())));
@@ -225,7 +398,7 @@ mod tests {
 
     #[test]
     fn the_json_answers_follow_the_xml_ones() {
-        let json = success_json(&grant(), "2026-11-27T08:00:00Z");
+        let json = success_json(&grant(), "2026-11-27T08:00:00Z", None);
         let success = &json["serviceResponse"]["authenticationSuccess"];
         assert_eq!(success["user"], "ab12");
         assert_eq!(success["attributes"]["DIV"][1], "<b>&");

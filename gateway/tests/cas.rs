@@ -2,9 +2,12 @@
 //! over SAML gets a service ticket for a CAS service with no second login;
 //! the ticket validates once, for its service only, before it expires, on
 //! exactly one of two replicas; service URLs match registered patterns only;
-//! logout reaches the CAS service over the back channel. The CAS service is
-//! played here by the test (a plain HTTP client and a listener for the
-//! logout POST); every security rule comes with its positive control.
+//! logout reaches the CAS service over the back channel; a service allowed
+//! to proxy gets proxy-granting tickets at its HTTPS callback and proxy
+//! tickets for other registered services. The CAS service is played here by
+//! the test (a plain HTTP client, a listener for the logout POST, an HTTPS
+//! listener for the proxy callback); every security rule comes with its
+//! positive control.
 
 #![cfg(test)]
 
@@ -187,7 +190,7 @@ async fn a_saml_session_opens_a_cas_service_and_the_ticket_validates_once_in_mem
 
 /// A ticket validated for another service of the same registration fails
 /// and is spent; `renew` refuses a ticket from an existing session; a
-/// `pgtUrl` is refused (no proxy tickets).
+/// `pgtUrl` is refused for a service not registered with `allow_proxy`.
 #[tokio::test]
 async fn a_ticket_is_bound_to_its_service_and_to_renew_in_memory() {
     let (stack, host) = stack_with_cas(false).await;
@@ -470,4 +473,403 @@ async fn the_mediacentre_opens_the_cas_resource_with_no_second_login_in_memory()
         page.body
     );
     assert_eq!(stack.sp_state("atlas").await["logouts_received"], 1);
+}
+
+/// Set, in the child process of the proxy test, to the folder of its test
+/// PKI (see [`proxy_tickets_only_for_a_service_allowed_to_proxy_in_memory`]).
+const PROXY_PKI: &str = "SSO_TEST_PROXY_PKI";
+
+/// A test CA and a certificate for `127.0.0.1` signed by it, as PEM files
+/// `ca.pem`, `leaf.pem` and `leaf.key` in `dir`.
+fn write_test_pki(dir: &std::path::Path) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::{PKey, Private};
+    use openssl::x509::extension::{
+        BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    };
+    use openssl::x509::{X509, X509Name};
+
+    fn key() -> PKey<Private> {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+    }
+    fn name(common_name: &str) -> X509Name {
+        let mut name = X509Name::builder().unwrap();
+        name.append_entry_by_nid(Nid::COMMONNAME, common_name)
+            .unwrap();
+        name.build()
+    }
+    fn builder(
+        serial: u32,
+        subject: &X509Name,
+        issuer: &X509Name,
+        key: &PKey<Private>,
+    ) -> openssl::x509::X509Builder {
+        let mut builder = X509::builder().unwrap();
+        builder.set_version(2).unwrap();
+        let serial = BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap();
+        builder.set_serial_number(&serial).unwrap();
+        builder.set_subject_name(subject).unwrap();
+        builder.set_issuer_name(issuer).unwrap();
+        builder.set_pubkey(key).unwrap();
+        builder
+            .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        builder
+            .set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        builder
+    }
+
+    let ca_key = key();
+    let ca_name = name("Test proxy callback CA");
+    let mut ca = builder(1, &ca_name, &ca_name, &ca_key);
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    ca.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = ca.build();
+
+    let leaf_key = key();
+    let mut leaf = builder(2, &name("127.0.0.1"), &ca_name, &leaf_key);
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&leaf.x509v3_context(Some(&ca), None))
+        .unwrap();
+    leaf.append_extension(san).unwrap();
+    leaf.append_extension(BasicConstraints::new().build().unwrap())
+        .unwrap();
+    leaf.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    leaf.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
+        .unwrap();
+    leaf.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let leaf = leaf.build();
+
+    std::fs::write(dir.join("ca.pem"), ca.to_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("leaf.pem"), leaf.to_pem().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("leaf.key"),
+        leaf_key.private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
+}
+
+/// The proxying service's HTTPS callback host: it records the target
+/// (path and query) of every request and answers `200`, or `500` on
+/// `/pgt500`.
+struct Callback {
+    base: String,
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+impl Callback {
+    fn start(pki: &std::path::Path) -> Self {
+        use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+        acceptor
+            .set_certificate_chain_file(pki.join("leaf.pem"))
+            .unwrap();
+        acceptor
+            .set_private_key_file(pki.join("leaf.key"), SslFiletype::PEM)
+            .unwrap();
+        let acceptor = acceptor.build();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let acceptor = acceptor.clone();
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let Ok(mut tls) = acceptor.accept(stream) else {
+                        return;
+                    };
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match tls.read(&mut buffer) {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => request.extend_from_slice(&buffer[..read]),
+                        }
+                    }
+                    let request = String::from_utf8_lossy(&request).into_owned();
+                    let target = request
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let status = if target.split('?').next() == Some("/pgt500") {
+                        "500 Internal Server Error"
+                    } else {
+                        "200 OK"
+                    };
+                    seen.lock().unwrap().push(target);
+                    let _ = write!(
+                        tls,
+                        "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    let _ = tls.shutdown();
+                });
+            }
+        });
+        Self { base, received }
+    }
+
+    /// The `(pgtId, pgtIou)` pairs received at `path`, in order.
+    fn tickets_at(&self, path: &str) -> Vec<(String, String)> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|target| {
+                let (at, query) = target.split_once('?')?;
+                (at == path).then_some(query)?;
+                let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .collect();
+                let value = |name: &str| {
+                    pairs
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                };
+                Some((value("pgtId")?, value("pgtIou")?))
+            })
+            .collect()
+    }
+}
+
+/// A CAS service of the test host allowed to proxy, its callbacks on the
+/// HTTPS host.
+fn proxying_service(host: &str, callback: &str) -> (String, String) {
+    (
+        "portail-cas.toml".to_owned(),
+        format!(
+            "id = \"portail-cas\"\ndisplay_name = \"Portail CAS de test\"\nkind = \"ent\"\n\n[cas]\nservices = [\"{host}/portail\"]\nallow_proxy = true\nproxy_callbacks = [\"{callback}/pgt\", \"{callback}/pgt500\"]\n\n[release]\nattributes = [\"IDO\", \"UAI\"]\n"
+        ),
+    )
+}
+
+/// The text of the first `cas:<name>` element of a CAS answer.
+fn element(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<cas:{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</cas:{name}>"))? + start;
+    Some(xml[start..end].to_owned())
+}
+
+async fn get_text(url: String) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+async fn validate_with_callback(
+    base: &str,
+    path: &str,
+    service: &str,
+    ticket: &str,
+    pgt_url: &str,
+) -> String {
+    get_text(format!(
+        "{base}{path}?service={}&ticket={}&pgtUrl={}",
+        encoded(service),
+        encoded(ticket),
+        encoded(pgt_url)
+    ))
+    .await
+}
+
+async fn proxy(base: &str, pgt: &str, target: &str) -> String {
+    get_text(format!(
+        "{base}/cas/proxy?pgt={}&targetService={}",
+        encoded(pgt),
+        encoded(target)
+    ))
+    .await
+}
+
+/// Proxy tickets end to end. The gateway verifies the callback's
+/// certificate against the system's roots, so the test runs itself again in
+/// a child process whose `SSL_CERT_FILE` names a test CA (the environment
+/// of a running test cannot be changed safely); the parent passes only if
+/// the child ran this test and it passed.
+///
+/// A service allowed to proxy receives a PGTIOU, its callback the matching
+/// PGT; `/cas/proxy` gives a proxy ticket for a second registered service,
+/// which validates once at `/cas/proxyValidate` with its own identifier and
+/// the callback as proxy. Each refusal follows its positive control: a
+/// service not allowed to proxy, a pgtUrl outside the callbacks, a callback
+/// answering 500, a proxy ticket at `/cas/serviceValidate`, a proxy ticket
+/// used twice, an unregistered targetService, a PGT after logout.
+#[tokio::test]
+async fn proxy_tickets_only_for_a_service_allowed_to_proxy_in_memory() {
+    let Ok(pki) = std::env::var(PROXY_PKI) else {
+        let dir = tempfile::tempdir().unwrap();
+        write_test_pki(dir.path());
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "proxy_tickets_only_for_a_service_allowed_to_proxy_in_memory",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(PROXY_PKI, dir.path())
+            .env("SSL_CERT_FILE", dir.path().join("ca.pem"))
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("1 passed"), "{stdout}");
+        return;
+    };
+    let callback = Callback::start(std::path::Path::new(&pki));
+    let host = cas_host().await;
+    let stack = Stack::memory_with(vec![
+        cas_service(&host.base),
+        proxying_service(&host.base, &callback.base),
+    ])
+    .await;
+    let base = &stack.stack.base_url;
+    let mut pupil = Browser::new();
+    login_at_ent(&stack, &mut pupil, "educonnect", "eleve.louis").await;
+    let portal = format!("{}/portail", host.base);
+    let target = format!("{}/callback", host.base);
+    let pgt_url = format!("{}/pgt", callback.base);
+
+    // The proxying service gets a PGTIOU; its callback got the matching PGT.
+    let ticket = ticket_for(base, &mut pupil, &portal).await;
+    let xml =
+        validate_with_callback(base, "/cas/p3/serviceValidate", &portal, &ticket, &pgt_url).await;
+    assert!(xml.contains("<cas:authenticationSuccess>"), "{xml}");
+    let portal_user = element(&xml, "user").unwrap();
+    let iou = element(&xml, "proxyGrantingTicket").unwrap();
+    assert!(iou.starts_with("PGTIOU-") && iou.len() == 7 + 64, "{iou}");
+    let delivered = callback.tickets_at("/pgt");
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let (pgt, sent_iou) = delivered[0].clone();
+    assert_eq!(sent_iou, iou);
+    assert!(pgt.starts_with("PGT-") && pgt.len() == 4 + 64, "{pgt}");
+
+    // A service not allowed to proxy: refused, even with a registered callback.
+    let ticket = ticket_for(base, &mut pupil, &target).await;
+    let xml =
+        validate_with_callback(base, "/cas/serviceValidate", &target, &ticket, &pgt_url).await;
+    assert_eq!(failure_code(&xml), Some("INVALID_PROXY_CALLBACK"), "{xml}");
+    // A pgtUrl outside the proxying service's callbacks: refused, never called.
+    let ticket = ticket_for(base, &mut pupil, &portal).await;
+    let other = format!("{}/other", callback.base);
+    let xml = validate_with_callback(base, "/cas/serviceValidate", &portal, &ticket, &other).await;
+    assert_eq!(failure_code(&xml), Some("INVALID_PROXY_CALLBACK"), "{xml}");
+    assert!(callback.tickets_at("/other").is_empty());
+    assert_eq!(callback.tickets_at("/pgt").len(), 1, "no further delivery");
+    // A callback answering 500: the validation succeeds without a PGT, and
+    // the PGT it was offered is unknown to /cas/proxy.
+    let ticket = ticket_for(base, &mut pupil, &portal).await;
+    let failing = format!("{}/pgt500", callback.base);
+    let xml =
+        validate_with_callback(base, "/cas/serviceValidate", &portal, &ticket, &failing).await;
+    assert!(xml.contains("<cas:authenticationSuccess>"), "{xml}");
+    assert!(!xml.contains("proxyGrantingTicket"), "{xml}");
+    let offered = callback.tickets_at("/pgt500");
+    assert_eq!(offered.len(), 1, "{offered:?}");
+    let answer = proxy(base, &offered[0].0, &target).await;
+    assert_eq!(failure_code(&answer), Some("INVALID_TICKET"), "{answer}");
+
+    // A proxy ticket for the second registered service validates once, with
+    // that service's own identifier and the callback as proxy.
+    let answer = proxy(base, &pgt, &target).await;
+    assert!(answer.contains("<cas:proxySuccess>"), "{answer}");
+    let proxy_ticket = element(&answer, "proxyTicket").unwrap();
+    assert!(
+        proxy_ticket.starts_with("PT-") && proxy_ticket.len() == 3 + 64,
+        "{proxy_ticket}"
+    );
+    let (status, xml) = validate(base, "/cas/proxyValidate", &target, &proxy_ticket).await;
+    assert_eq!(status, 200);
+    assert!(xml.contains("<cas:authenticationSuccess>"), "{xml}");
+    assert!(
+        xml.contains("<cas:NOM>Martin</cas:NOM>"),
+        "the target's release: {xml}"
+    );
+    let target_user = element(&xml, "user").unwrap();
+    assert_ne!(target_user, portal_user, "the target's own identifier");
+    assert_eq!(
+        element(&xml, "proxies").as_deref(),
+        Some(format!("<cas:proxy>{pgt_url}</cas:proxy>").as_str()),
+        "{xml}"
+    );
+    // Used twice: refused.
+    let (_, xml) = validate(base, "/cas/proxyValidate", &target, &proxy_ticket).await;
+    assert_eq!(failure_code(&xml), Some("INVALID_TICKET"), "{xml}");
+    // The JSON form of /p3/proxyValidate names the proxy too.
+    let proxy_ticket = element(&proxy(base, &pgt, &target).await, "proxyTicket").unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &get_text(format!(
+            "{base}/cas/p3/proxyValidate?service={}&ticket={proxy_ticket}&format=JSON",
+            encoded(&target)
+        ))
+        .await,
+    )
+    .unwrap();
+    let success = &json["serviceResponse"]["authenticationSuccess"];
+    assert_eq!(success["user"], target_user.as_str(), "{json}");
+    assert_eq!(success["proxies"][0], pgt_url.as_str(), "{json}");
+    // A proxy ticket at /cas/serviceValidate: refused, and spent.
+    let proxy_ticket = element(&proxy(base, &pgt, &target).await, "proxyTicket").unwrap();
+    let (_, xml) = validate(base, "/cas/serviceValidate", &target, &proxy_ticket).await;
+    assert_eq!(failure_code(&xml), Some("INVALID_TICKET_SPEC"), "{xml}");
+    let (_, xml) = validate(base, "/cas/proxyValidate", &target, &proxy_ticket).await;
+    assert_eq!(failure_code(&xml), Some("INVALID_TICKET"), "{xml}");
+    // A service ticket still validates at /cas/proxyValidate, with no proxies.
+    let ticket = ticket_for(base, &mut pupil, &target).await;
+    let (_, xml) = validate(base, "/cas/proxyValidate", &target, &ticket).await;
+    assert!(
+        xml.contains("<cas:authenticationSuccess>") && !xml.contains("proxies"),
+        "{xml}"
+    );
+
+    // An unregistered targetService, or a missing parameter: refused.
+    let answer = proxy(base, &pgt, "https://evil.example/callback").await;
+    assert_eq!(
+        failure_code(&answer),
+        Some("UNAUTHORIZED_SERVICE"),
+        "{answer}"
+    );
+    assert!(answer.contains("<cas:proxyFailure"), "{answer}");
+    let answer = get_text(format!("{base}/cas/proxy?pgt={pgt}")).await;
+    assert_eq!(failure_code(&answer), Some("INVALID_REQUEST"), "{answer}");
+
+    // After logout the PGT is refused.
+    let answer = proxy(base, &pgt, &target).await;
+    assert!(
+        answer.contains("<cas:proxySuccess>"),
+        "positive control: {answer}"
+    );
+    pupil.open(&stack.url("/logout")).await;
+    let answer = proxy(base, &pgt, &target).await;
+    assert_eq!(failure_code(&answer), Some("INVALID_TICKET"), "{answer}");
 }

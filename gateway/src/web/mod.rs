@@ -66,6 +66,9 @@ pub fn router(state: AppState) -> Router {
         .route("/cas/validate", get(cas::validate))
         .route("/cas/serviceValidate", get(cas::service_validate))
         .route("/cas/p3/serviceValidate", get(cas::service_validate))
+        .route("/cas/proxyValidate", get(cas::proxy_validate))
+        .route("/cas/p3/proxyValidate", get(cas::proxy_validate))
+        .route("/cas/proxy", get(cas::proxy))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/oidc/jwks", get(oidc::jwks))
         .route(
