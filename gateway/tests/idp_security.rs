@@ -448,3 +448,65 @@ async fn a_requested_authn_context_is_obtained_or_answered_no_authn_context() {
     assert_eq!(envelope.assertions, 0);
     assert!(envelope.signed);
 }
+
+/// `IsPassive` without a session (saml-core §3.4.1): no page is shown, the
+/// service gets a signed Response with status Responder/NoPassive and no
+/// assertion; with a session, the assertion (positive control).
+#[tokio::test]
+async fn a_passive_request_without_a_session_gets_no_passive() {
+    let sp = TestSp::start().await;
+    let passive = |sp: &TestSp| {
+        messages::build_authn_request(&AuthnRequestSpec {
+            id: ids::new_id(),
+            issuer: SP_ENTITY.to_owned(),
+            destination: sp.stack.url("/saml/idp/sso"),
+            acs_url: Some(SP_ACS.to_owned()),
+            protocol_binding: Some(ns::BINDING_HTTP_POST.to_owned()),
+            name_id_format: None,
+            force_authn: false,
+            is_passive: true,
+            requested_authn_context: Vec::new(),
+            issue_instant: Utc::now(),
+        })
+    };
+    let response_of = |page: &common::Page| {
+        let (action, fields) = form(&page.body).expect("the auto-post form to the service");
+        assert_eq!(action, SP_ACS);
+        let b64 = &fields.iter().find(|(k, _)| k == "SAMLResponse").unwrap().1;
+        let xml = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        messages::parse_response_envelope(&String::from_utf8(xml).unwrap()).unwrap()
+    };
+
+    let mut browser = Browser::new();
+    browser.stop_at = Some("https://sp.test/".to_owned());
+    let page = browser
+        .open(&sp.redirect(&passive(&sp), Some(&sp.key)))
+        .await;
+    assert!(!browser.went_through("/login"), "{:?}", browser.visited);
+    let envelope = response_of(&page);
+    assert_eq!(envelope.status_code, ns::STATUS_RESPONDER);
+    assert_eq!(
+        envelope.status_sub_code.as_deref(),
+        Some(ns::STATUS_NO_PASSIVE)
+    );
+    assert_eq!(envelope.assertions, 0);
+    assert!(envelope.signed);
+
+    // Logged in (through a first, interactive request), the same passive
+    // request gets an assertion at once.
+    let mut logged_in = Browser::new();
+    logged_in.stop_at = Some("https://sp.test/".to_owned());
+    let (_, xml) = sp.request(Some(SP_ACS), None);
+    let discovery = logged_in.open(&sp.redirect(&xml, Some(&sp.key))).await;
+    let target = link(&discovery.body, "/login/educonnect?flow=").unwrap();
+    let accounts = logged_in.open(&sp.stack.url(&target)).await;
+    logged_in.login_as(&accounts, "eleve.louis").await;
+    let page = logged_in
+        .open(&sp.redirect(&passive(&sp), Some(&sp.key)))
+        .await;
+    let envelope = response_of(&page);
+    assert_eq!(envelope.status_code, ns::STATUS_SUCCESS);
+    assert_eq!(envelope.assertions, 1);
+}
