@@ -49,12 +49,7 @@ async fn run() -> BenchResult<()> {
             .header("cookie", &cookie)
             .send()
             .await?;
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .ok_or("no redirect from /cas/login")?
-            .to_owned();
+        let location = support::redirect_location(&response, "/cas/login")?;
         let issued = start.elapsed();
         let ticket = location
             .split("ticket=")

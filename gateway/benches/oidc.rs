@@ -76,12 +76,7 @@ async fn run() -> BenchResult<()> {
                 .header("cookie", &cookie)
                 .send()
                 .await?;
-            let location = response
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .ok_or("no redirect from /oidc/authorize")?
-                .to_owned();
+            let location = support::redirect_location(&response, "/oidc/authorize")?;
             let authorized = start.elapsed();
             let code = reqwest::Url::parse(&location)?
                 .query_pairs()

@@ -12,7 +12,7 @@
 
 #[expect(
     dead_code,
-    reason = "the pupil session serves the protocol benchmarks, not this one"
+    reason = "the session and redirect helpers serve the protocol benchmarks, not this one"
 )]
 mod support;
 

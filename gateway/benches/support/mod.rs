@@ -49,6 +49,16 @@ pub async fn pupil_session(stack: &DemoStack) -> BenchResult<String> {
     ))
 }
 
+/// The `Location` of a redirect answered by `what` (an error otherwise).
+pub fn redirect_location(response: &reqwest::Response, what: &str) -> BenchResult<String> {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no redirect from {what}").into())
+}
+
 /// Runs `bench` on a two-thread runtime (the machine's two cores).
 pub fn run_on_two_threads<F: Future<Output = BenchResult<()>>>(bench: F) -> BenchResult<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -126,11 +126,16 @@ fn content_security_policy() -> HeaderValue {
 /// SHA-256 of the `Authorization: Bearer` token of a request, if any.
 fn bearer_digest(headers: &axum::http::HeaderMap) -> Option<[u8; 32]> {
     use sha2::Digest as _;
+    bearer_token(headers).map(|token| sha2::Sha256::digest(token.as_bytes()).into())
+}
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1), if any.
+fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .map(|token| sha2::Sha256::digest(token.trim().as_bytes()).into())
+        .map(str::trim)
 }
 
 /// Compares two digests in constant time.

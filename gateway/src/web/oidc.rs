@@ -888,12 +888,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
         )
             .into_response()
     };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-    else {
+    let Some(token) = super::bearer_token(&headers) else {
         return invalid(StatusCode::UNAUTHORIZED, "Bearer realm=\"sso-gateway\"");
     };
     match sso_store::get_json::<AccessGrant>(state.store.as_ref(), &oidc::access_token_key(token))
