@@ -18,6 +18,13 @@
 //! would from a real provider. So the listener starts serving first: the
 //! simulators answer at once, and the gateway's routes answer 503 (with
 //! `Retry-After`) until the gateway is built, then are served as usual.
+//!
+//! [`Testbed`] serves the simulators alone, at their own URL, and writes the
+//! configuration of a gateway run in another process (the load tests): every
+//! URL of a simulator is built from the testbed's base URL, every URL of the
+//! gateway (its endpoints, the médiacentre API, the CAS server, the OpenID
+//! issuer, the callbacks) from the gateway's; in the single-process demo
+//! both are the same.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,10 +34,13 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sp_registry::Registry;
 use sp_registry::subscription::parse_file;
 use sso_directory::import::{ImportOptions, import};
+use sso_directory::model::ProfileRules;
 use sso_directory::set::ExportSet;
 use sso_saml::keys::SigningKey;
+use sso_store::Store;
 use sso_testbed::aaf::{self, AafSpec};
 use sso_testbed::people::{self, Degree};
 use sso_testbed::{
@@ -42,9 +52,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 
-use crate::config::LoadedConfig;
-use crate::server::{StartError, build};
-use crate::state::{AppState, Urls};
+use crate::config::{ConfigProblems, LoadedConfig};
+use crate::server::{StartError, build, connect_store, services_dir};
+use crate::state::{AppState, Urls, registry_problems};
 use crate::upstreams::oidc_callback_path;
 
 const EXAMPLE_CONFIG: &str = include_str!("../../config/example/gateway.toml");
@@ -164,19 +174,20 @@ const SPS: [DemoSp; 3] = [
 ];
 
 /// A service file with the example's access URLs, which name the
-/// publishers' hosts, pointing at the simulators under `/testbed/`.
-fn for_the_demo(text: &str, base_url: &str) -> String {
+/// publishers' hosts, pointing at the simulators under
+/// `{testbed_url}/testbed/`.
+fn for_the_demo(text: &str, testbed_url: &str) -> String {
     let (cas_path, cas_host) = CAS_RESOURCE;
     let (oidc_path, oidc_origin, _) = OIDC_RESOURCE;
     SPS.iter()
         .fold(text.to_owned(), |text, sp| {
             text.replace(
                 &format!("https://{}.demo.example/login", sp.path),
-                &format!("{base_url}/testbed/{}/login", sp.path),
+                &format!("{testbed_url}/testbed/{}/login", sp.path),
             )
         })
-        .replace(cas_host, &format!("{base_url}/testbed/{cas_path}/"))
-        .replace(oidc_origin, &format!("{base_url}/testbed/{oidc_path}"))
+        .replace(cas_host, &format!("{testbed_url}/testbed/{cas_path}/"))
+        .replace(oidc_origin, &format!("{testbed_url}/testbed/{oidc_path}"))
 }
 
 /// What a demo stack is made of beyond the example configuration.
@@ -259,10 +270,12 @@ fn write_key(dir: &Path, stem: &str, key: &SigningKey) -> Result<(), DemoError> 
     write(&dir.join(format!("keys/{stem}.crt")), cert)
 }
 
-/// The example configuration adapted to a local stack: public URL, store,
-/// plain-HTTP cookies, human-readable logs.
+/// The example configuration adapted to a local stack: the gateway's public
+/// URL and listen address, the simulated OpenID provider at `testbed_url`,
+/// store, plain-HTTP cookies, human-readable logs.
 fn demo_config_text(
-    base_url: &str,
+    gateway_url: &str,
+    testbed_url: &str,
     listen: SocketAddr,
     store: &DemoStore,
     extra: &toml::Table,
@@ -276,7 +289,7 @@ fn demo_config_text(
             .ok_or_else(|| DemoError::Example(format!("no [{name}]")))
     };
     let mut server = section(&mut table, "server")?;
-    server.insert("public_url".into(), base_url.into());
+    server.insert("public_url".into(), gateway_url.into());
     server.insert("listen".into(), listen.to_string().into());
     server.insert("json_logs".into(), false.into());
     table.insert("server".into(), server.into());
@@ -303,12 +316,12 @@ fn demo_config_text(
             "description",
             "Je me connecte avec mon compte ÉduConnect, par OpenID Connect".to_owned(),
         ),
-        ("issuer", format!("{base_url}/testbed/{OIDC_PROVIDER}")),
+        ("issuer", format!("{testbed_url}/testbed/{OIDC_PROVIDER}")),
         ("client_id", OIDC_CLIENT_ID.to_owned()),
         ("client_secret_file", OIDC_SECRET_FILE.to_owned()),
         (
             "redirect_uri",
-            format!("{base_url}{}", oidc_callback_path(OIDC_PROVIDER)),
+            format!("{gateway_url}{}", oidc_callback_path(OIDC_PROVIDER)),
         ),
         ("mapping", OIDC_MAPPING.to_owned()),
     ] {
@@ -335,10 +348,17 @@ fn demo_config_text(
 
 impl DemoStack {
     /// Writes a configuration tree into `dir`: `gateway_toml` as the main
-    /// file, generated keys, the simulators' metadata for a stack reachable
-    /// at `base_url`, and the example services; returns the simulators' routers.
-    fn write_config(dir: &Path, base_url: &str, gateway_toml: &str) -> Result<Router, DemoError> {
-        let urls = Urls::new(base_url);
+    /// file, generated keys, the simulators' metadata for a gateway
+    /// reachable at `gateway_url` and simulators at `testbed_url` (under
+    /// `/testbed/`), and the example services; returns the simulators'
+    /// routers.
+    fn write_config(
+        dir: &Path,
+        gateway_url: &str,
+        testbed_url: &str,
+        gateway_toml: &str,
+    ) -> Result<Router, DemoError> {
+        let urls = Urls::new(gateway_url);
         let gateway_signing = key("sso-gateway signing (demo)")?;
         let gateway_encryption = key("sso-gateway encryption (demo)")?;
         write_key(dir, "gateway-signing", &gateway_signing)?;
@@ -387,7 +407,7 @@ impl DemoStack {
         ] {
             let sim = SimIdpConfig {
                 kind,
-                base_url: format!("{base_url}/testbed/{path}"),
+                base_url: format!("{testbed_url}/testbed/{path}"),
                 entity_id: entity_id.to_owned(),
                 signing_key: key(&format!("{path} (simulation)"))?,
                 sp_entity_id: sp_entity_id.clone(),
@@ -408,7 +428,7 @@ impl DemoStack {
             .map(|sp| {
                 (
                     sp.name.to_owned(),
-                    format!("{base_url}/testbed/{}", sp.path),
+                    format!("{testbed_url}/testbed/{}", sp.path),
                 )
             })
             .collect();
@@ -416,7 +436,7 @@ impl DemoStack {
             let sim = SimSpConfig {
                 id: sp.path.to_owned(),
                 display_name: sp.name.to_owned(),
-                base_url: format!("{base_url}/testbed/{}", sp.path),
+                base_url: format!("{testbed_url}/testbed/{}", sp.path),
                 entity_id: sp.entity_id.to_owned(),
                 signing_key: key(&format!("{} (simulation)", sp.path))?,
                 idp_sso_url: urls.idp_sso.clone(),
@@ -429,7 +449,7 @@ impl DemoStack {
                     Vec::new()
                 },
                 mediacentre_api: (index == 0).then(|| MediacentreApi {
-                    url: format!("{base_url}/api/mediacentre"),
+                    url: format!("{}/api/mediacentre", urls.base),
                     token: ent_token.clone(),
                 }),
             };
@@ -442,10 +462,14 @@ impl DemoStack {
         let oidc_secret = crate::random_token();
         write(&dir.join(OIDC_SECRET_FILE), &oidc_secret)?;
         let oidc_op = SimOidcOpConfig {
-            base_url: format!("{base_url}/testbed/{OIDC_PROVIDER}"),
+            base_url: format!("{testbed_url}/testbed/{OIDC_PROVIDER}"),
             client_id: OIDC_CLIENT_ID.to_owned(),
             client_secret: oidc_secret,
-            redirect_uris: vec![format!("{base_url}{}", oidc_callback_path(OIDC_PROVIDER))],
+            redirect_uris: vec![format!(
+                "{}{}",
+                urls.base,
+                oidc_callback_path(OIDC_PROVIDER)
+            )],
             post_logout_redirect_uris: vec![urls.oidc_logout_return.clone()],
             signing_key: OidcSigningKey::generate("educonnect-oidc-demo")
                 .map_err(|err| DemoError::Keys(err.to_string()))?,
@@ -460,8 +484,8 @@ impl DemoStack {
             sim_cas_client_router(SimCasClientConfig {
                 id: cas_path.to_owned(),
                 display_name: "Atlas interactif de géographie".to_owned(),
-                base_url: format!("{base_url}/testbed/{cas_path}"),
-                cas_base: format!("{base_url}/cas"),
+                base_url: format!("{testbed_url}/testbed/{cas_path}"),
+                cas_base: format!("{}/cas", urls.base),
             }),
         );
         let (oidc_path, _, client_id) = OIDC_RESOURCE;
@@ -471,7 +495,7 @@ impl DemoStack {
             sim_oidc_rp_router(SimOidcRpConfig {
                 id: oidc_path.to_owned(),
                 display_name: "Laboratoire virtuel de sciences".to_owned(),
-                base_url: format!("{base_url}/testbed/{oidc_path}"),
+                base_url: format!("{testbed_url}/testbed/{oidc_path}"),
                 issuer: urls.oidc_issuer.clone(),
                 client_id: client_id.to_owned(),
                 client_secret: labo_secret.clone(),
@@ -480,7 +504,7 @@ impl DemoStack {
         for (name, text) in EXAMPLE_SERVICES {
             // The ENT's médiacentre token and the OIDC resource's secret
             // are generated for each demo.
-            let text = for_the_demo(text, base_url)
+            let text = for_the_demo(text, testbed_url)
                 .replace(EXAMPLE_ENT_TOKEN_SHA256, &crate::digest(&ent_token))
                 .replace(EXAMPLE_LABO_SECRET_SHA256, &crate::digest(&labo_secret));
             write(&dir.join("services").join(name), &text)?;
@@ -492,7 +516,7 @@ impl DemoStack {
     /// the publishers' example hosts pointing at the simulators.
     fn write_extra_services(
         dir: &Path,
-        base_url: &str,
+        testbed_url: &str,
         extra_services: &[(String, String)],
     ) -> Result<(), DemoError> {
         for (name, text) in extra_services {
@@ -501,7 +525,7 @@ impl DemoStack {
                 (Some(std::path::Component::Normal(_)), None) => {
                     write(
                         &dir.join("services").join(name),
-                        for_the_demo(text, base_url),
+                        for_the_demo(text, testbed_url),
                     )?;
                 }
                 _ => return Err(DemoError::ExtraServiceName(name.clone())),
@@ -535,9 +559,12 @@ impl DemoStack {
                 (temp.path().to_owned(), Some(temp))
             }
         };
-        let config_text = demo_config_text(&base_url, addr, &store, &options.extra_config)?;
-        let simulators = Self::write_config(&dir, &base_url, &config_text)?;
-        Self::write_extra_services(&dir, &base_url, &options.extra_services)?;
+        // One listener: the simulators answer at the gateway's URL.
+        let testbed_url = base_url.as_str();
+        let config_text =
+            demo_config_text(&base_url, testbed_url, addr, &store, &options.extra_config)?;
+        let simulators = Self::write_config(&dir, &base_url, testbed_url, &config_text)?;
+        Self::write_extra_services(&dir, testbed_url, &options.extra_services)?;
         let gateway: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
         let late = Arc::clone(&gateway);
         let router = simulators.fallback(move |request: Request| {
@@ -547,9 +574,14 @@ impl DemoStack {
         let server = tokio::spawn(crate::server::serve(listener, router));
         let config_path = dir.join("gateway.toml");
         let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
-        let (routes, state) = build(&loaded, Some(format!("{base_url}/testbed/ent"))).await?;
-        load_directory(&state, &dir.join("aaf")).await?;
-        load_subscriptions(&state, &dir).await?;
+        let (routes, state) = build(&loaded, Some(format!("{testbed_url}/testbed/ent"))).await?;
+        load_directory(
+            state.store.as_ref(),
+            &state.config.directory.profiles,
+            &dir.join("aaf"),
+        )
+        .await?;
+        load_subscriptions(state.store.as_ref(), &state.registry.get(), &dir).await?;
         // Set once, here: the only writer.
         let _ = gateway.set(routes);
         Ok(Self {
@@ -563,10 +595,7 @@ impl DemoStack {
 
     /// Serves until SIGTERM or Ctrl-C (the `demo` command).
     pub async fn wait(self) -> Result<(), StartError> {
-        match self.server.await {
-            Ok(result) => result,
-            Err(err) => Err(StartError::Io(std::io::Error::other(err.to_string()))),
-        }
+        served(self.server).await
     }
 
     /// Writes the example configuration, unchanged, into `dir` with generated
@@ -580,7 +609,7 @@ impl DemoStack {
             .and_then(|server| server.get("public_url"))
             .and_then(|url| url.as_str())
             .ok_or_else(|| DemoError::Example("no server.public_url".into()))?;
-        let _simulators = Self::write_config(dir, public_url, EXAMPLE_CONFIG)?;
+        let _simulators = Self::write_config(dir, public_url, public_url, EXAMPLE_CONFIG)?;
         Ok(dir.join("gateway.toml"))
     }
 
@@ -612,6 +641,94 @@ impl DemoStack {
     }
 }
 
+/// The simulators alone, for a gateway run in another process (the load
+/// tests measure the gateway's own CPU time this way).
+///
+/// The configuration it writes is the demo's, with the gateway at its own
+/// URL and listen address and the Redis store (key prefix `demo:`); the
+/// simulated IdPs, services and OpenID provider answer at [`Testbed::base_url`]
+/// under `/testbed/`. Start the gateway on that configuration once
+/// [`Testbed::start`] has returned: building it fetches the simulated
+/// provider's discovery document and keys.
+pub struct Testbed {
+    /// Base URL of the simulators (each under `/testbed/`).
+    pub base_url: String,
+    /// The gateway's configuration file.
+    pub config_path: PathBuf,
+    server: JoinHandle<Result<(), StartError>>,
+}
+
+impl std::fmt::Debug for Testbed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Testbed")
+            .field("base_url", &self.base_url)
+            .field("config_path", &self.config_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Testbed {
+    /// Serves only the simulators on `listener`; writes into `out_dir` the
+    /// configuration of a gateway reachable at `gateway_url` and listening on
+    /// `gateway_listen`, with the Redis store at `redis_url` (key prefix as the demo);
+    /// imports the demo AAF directory and the example subscriptions into that Redis,
+    /// as `sso-gateway aaf import` and `subscriptions import` would.
+    pub async fn start(
+        listener: TcpListener,
+        gateway_url: &str,
+        gateway_listen: SocketAddr,
+        redis_url: &str,
+        out_dir: &Path,
+    ) -> Result<Self, DemoError> {
+        let addr = listener
+            .local_addr()
+            .map_err(|err| DemoError::Listener(err.to_string()))?;
+        let base_url = format!("http://{addr}");
+        let gateway_url = gateway_url.trim_end_matches('/');
+        let config_text = demo_config_text(
+            gateway_url,
+            &base_url,
+            gateway_listen,
+            &DemoStore::Redis(redis_url.to_owned()),
+            &toml::Table::new(),
+        )?;
+        let simulators = DemoStack::write_config(out_dir, gateway_url, &base_url, &config_text)?;
+        let config_path = out_dir.join("gateway.toml");
+        let loaded = LoadedConfig::load(&config_path).map_err(StartError::Config)?;
+        let store = connect_store(&loaded.config.store)
+            .await
+            .map_err(StartError::Store)?;
+        let registry = Registry::load_dir(&services_dir(&loaded))
+            .map_err(|errors| StartError::Config(ConfigProblems(registry_problems(&errors))))?;
+        load_directory(
+            store.as_ref(),
+            &loaded.config.directory.profiles,
+            &out_dir.join("aaf"),
+        )
+        .await?;
+        load_subscriptions(store.as_ref(), &registry, out_dir).await?;
+        let server = tokio::spawn(crate::server::serve(listener, simulators));
+        Ok(Self {
+            base_url,
+            config_path,
+            server,
+        })
+    }
+
+    /// Serves until the task ends (SIGTERM / Ctrl-C).
+    pub async fn wait(self) -> Result<(), StartError> {
+        served(self.server).await
+    }
+}
+
+/// How a server task ended.
+async fn served(server: JoinHandle<Result<(), StartError>>) -> Result<(), StartError> {
+    match server.await {
+        Ok(result) => result,
+        Err(err) => Err(StartError::Io(std::io::Error::other(err.to_string()))),
+    }
+}
+
 /// The gateway's routes once built; 503 with `Retry-After` before.
 async fn late_gateway(gateway: &OnceLock<Router>, request: Request) -> Response {
     match gateway.get() {
@@ -630,9 +747,13 @@ async fn late_gateway(gateway: &OnceLock<Router>, request: Request) -> Response 
 
 /// Generates a complete export of each degree (demo population plus two
 /// generated schools) and one of the second académie (where
-/// `parent.lefevre` has a child too) in `dir`, and imports them into the
-/// stack's store.
-async fn load_directory(state: &AppState, dir: &Path) -> Result<(), DemoError> {
+/// `parent.lefevre` has a child too) in `dir`, and imports them into
+/// `store` with the configuration's profile rules.
+async fn load_directory(
+    store: &dyn Store,
+    profiles: &ProfileRules,
+    dir: &Path,
+) -> Result<(), DemoError> {
     let today = chrono::Utc::now().date_naive();
     let mut specs = Vec::new();
     for degree in [Degree::First, Degree::Second] {
@@ -650,15 +771,9 @@ async fn load_directory(state: &AppState, dir: &Path) -> Result<(), DemoError> {
             .map_err(|err| DemoError::Directory(err.to_string()))?;
         let set = ExportSet::open(&[generated.dir])
             .map_err(|err| DemoError::Directory(err.to_string()))?;
-        let report = import(
-            state.store.as_ref(),
-            &set,
-            &state.config.directory.profiles,
-            &ImportOptions::new(),
-            &mut |_| {},
-        )
-        .await
-        .map_err(|err| DemoError::Directory(err.to_string()))?;
+        let report = import(store, &set, profiles, &ImportOptions::new(), &mut |_| {})
+            .await
+            .map_err(|err| DemoError::Directory(err.to_string()))?;
         let persons: u64 = report.categories.values().map(|c| c.added).sum();
         tracing::info!(
             academie = spec.academie,
@@ -671,29 +786,29 @@ async fn load_directory(state: &AppState, dir: &Path) -> Result<(), DemoError> {
 }
 
 /// Writes the example subscriptions beside the configuration and imports
-/// them, as `sso-gateway subscriptions import` does.
-async fn load_subscriptions(state: &AppState, dir: &Path) -> Result<(), DemoError> {
+/// them into `store`, checked against `registry`, as `sso-gateway
+/// subscriptions import` does.
+async fn load_subscriptions(
+    store: &dyn Store,
+    registry: &Registry,
+    dir: &Path,
+) -> Result<(), DemoError> {
     let path = dir.join("subscriptions.json");
     std::fs::write(&path, EXAMPLE_SUBSCRIPTIONS).map_err(|err| DemoError::Write {
         path: path.clone(),
         reason: err.to_string(),
     })?;
-    let subscriptions =
-        parse_file(EXAMPLE_SUBSCRIPTIONS, &state.registry.get()).map_err(|problems| {
-            DemoError::Example(
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
-    crate::subscriptions::put_all(
-        state.store.as_ref(),
-        &subscriptions,
-        chrono::Utc::now().date_naive(),
-    )
-    .await
-    .map_err(|err| DemoError::Directory(err.to_string()))?;
+    let subscriptions = parse_file(EXAMPLE_SUBSCRIPTIONS, registry).map_err(|problems| {
+        DemoError::Example(
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    crate::subscriptions::put_all(store, &subscriptions, chrono::Utc::now().date_naive())
+        .await
+        .map_err(|err| DemoError::Directory(err.to_string()))?;
     Ok(())
 }

@@ -197,11 +197,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             };
             init_logs(loaded.config.server.json_logs);
-            let listen = loaded.config.server.listen.clone();
-            let (router, _) = server::build(&loaded, None).await?;
-            let listener = TcpListener::bind(&listen).await?;
-            tracing::info!(%listen, "sso-gateway listening");
-            server::serve(listener, router).await?;
+            server::run(&loaded).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Aaf { config, command } => aaf(&config, command).await,
@@ -342,9 +338,7 @@ async fn subscriptions(
     let store = shared_store(&loaded).await?;
     match command {
         SubscriptionsCommand::Import { file } => {
-            let registry = sp_registry::Registry::load_dir(
-                &loaded.resolve(loaded.config.registry.services_dir.get_ref()),
-            )?;
+            let registry = sp_registry::Registry::load_dir(&server::services_dir(&loaded))?;
             let json = std::fs::read_to_string(&file)?;
             match sp_registry::subscription::parse_file(&json, &registry) {
                 Ok(parsed) => {

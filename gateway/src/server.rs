@@ -1,7 +1,10 @@
 //! Running the gateway: connects the store, builds the shared state, starts
 //! background metadata refresh, serves HTTP, and drains on SIGTERM / Ctrl-C.
+//! [`run`] does it all from a loaded configuration (`sso-gateway serve`, or
+//! any binary running the gateway in its own process).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +29,14 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address} (server.listen): {source}")]
+    Bind {
+        /// The configured address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -50,6 +61,11 @@ pub async fn connect_store(config: &StoreConfig) -> Result<Arc<dyn Store>, sso_s
             .await?,
         ),
     })
+}
+
+/// The folder of downstream service definitions the configuration names.
+pub fn services_dir(loaded: &LoadedConfig) -> PathBuf {
+    loaded.resolve(loaded.config.registry.services_dir.get_ref())
 }
 
 /// Validates the configuration, connects the store and builds the router.
@@ -77,7 +93,7 @@ pub async fn build(
     }
     let registry = SharedRegistry::new(
         registry,
-        loaded.resolve(config.registry.services_dir.get_ref()),
+        services_dir(loaded),
         Arc::clone(&identifier_keys),
         oidc_keys.algorithms(),
     );
@@ -102,6 +118,21 @@ pub async fn build(
         oidc_keys,
     };
     Ok((crate::web::router(state.clone()), state))
+}
+
+/// Builds the gateway, listens on `server.listen` and serves until SIGTERM
+/// or Ctrl-C (see [`serve`]).
+pub async fn run(loaded: &LoadedConfig) -> Result<(), StartError> {
+    let listen = loaded.config.server.listen.clone();
+    let (router, _) = build(loaded, None).await?;
+    let listener = TcpListener::bind(&listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            address: listen.clone(),
+            source,
+        })?;
+    tracing::info!(%listen, "sso-gateway listening");
+    serve(listener, router).await
 }
 
 /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.

@@ -301,11 +301,24 @@ impl Stack {
 
 /// From the ENT home page to the ENT with a session, as `login` through `idp`.
 pub async fn login_at_ent(stack: &Stack, browser: &mut Browser, idp: &str, login: &str) -> Page {
-    let home = browser.open(&stack.url("/testbed/ent/login")).await;
+    let base = &stack.stack.base_url;
+    login_at_ent_apart(base, base, browser, idp, login).await
+}
+
+/// [`login_at_ent`] with the simulators at `testbed` and the gateway at
+/// `gateway` (two base URLs, see `sso_gateway::demo::Testbed`).
+pub async fn login_at_ent_apart(
+    testbed: &str,
+    gateway: &str,
+    browser: &mut Browser,
+    idp: &str,
+    login: &str,
+) -> Page {
+    let home = browser.open(&format!("{testbed}/testbed/ent/login")).await;
     assert_eq!(home.status, 200, "{}", home.body);
     assert!(
-        home.url.contains("/login?flow="),
-        "discovery page expected, got {}",
+        home.url.starts_with(&format!("{gateway}/login?flow=")),
+        "the gateway's discovery page expected, got {}",
         home.url
     );
     assert!(home.body.contains("Élève ou parent"));
@@ -321,7 +334,7 @@ pub async fn login_at_ent(stack: &Stack, browser: &mut Browser, idp: &str, login
     );
     let target =
         link(&home.body, &format!("/login/{idp}?flow=")).expect("a link to the identity provider");
-    let accounts = browser.open(&stack.url(&target)).await;
+    let accounts = browser.open(&format!("{gateway}{target}")).await;
     assert_eq!(accounts.status, 200, "{}", accounts.body);
     browser.login_as(&accounts, login).await
 }
