@@ -21,6 +21,7 @@
 pub mod aaf;
 pub mod attributes;
 pub mod cas_client;
+pub mod html;
 mod idp;
 mod oauth;
 pub mod oidc_op;
