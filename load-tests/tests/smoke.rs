@@ -9,6 +9,8 @@
 //! The thresholds of latency are loosened here (debug build on a shared
 //! CI machine): the smoke run judges errors, the benchmarks judge speed.
 
+#![cfg(test)]
+
 use std::path::Path;
 use std::process::Command;
 
