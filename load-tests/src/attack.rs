@@ -8,8 +8,13 @@
 //! visit counts as failed only when the third attempt fails too.
 //!
 //! The step test runs one goose attack per rate, judges the rate on the
-//! interval held at it, and stops at the first rate that breaks a
-//! threshold or that the stack cannot keep up with.
+//! interval held at it, and stops at the first rate whose visits fail
+//! beyond the success threshold, whose logins exceed the latency budget
+//! (p95 of a whole login), or that the stack cannot keep up with (fewer
+//! than 90 % of the visits aimed at): the last rate that held is the
+//! capacity. Then it holds at 50 % of the capacity, judged by every
+//! threshold (the per-step p99 budget applies at half of saturation), and
+//! at 80 %, shown but not judged.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -269,6 +274,8 @@ pub struct StepOutcome {
     pub achieved: f64,
     /// Share of visits that succeeded, percent.
     pub success: f64,
+    /// p95 of a whole login, milliseconds.
+    pub login_p95_ms: f64,
     /// The slowest gateway step's p99, milliseconds.
     pub worst_p99_ms: f64,
     /// Why it failed, if it did.
@@ -314,15 +321,22 @@ fn judge_step(
             worst = worst.max(f64::from(p99) / 1000.0);
         }
     }
+    let mut login_times: Vec<u32> = visits
+        .iter()
+        .filter(|v| v.ok && v.login)
+        .map(|v| v.micros)
+        .collect();
+    login_times.sort_unstable();
+    let login_p95_ms = quantile(&login_times, 0.95).map_or(0.0, |p| f64::from(p) / 1000.0);
     let broke = if success < thresholds.min_success_percent {
         Some(format!(
             "success {success:.2} % < {} %",
             thresholds.min_success_percent
         ))
-    } else if worst > thresholds.step_p99_ms {
+    } else if login_p95_ms > thresholds.login_p95_ms {
         Some(format!(
-            "a gateway step's p99 {worst:.1} ms > {} ms",
-            thresholds.step_p99_ms
+            "login p95 {login_p95_ms:.0} ms > {} ms",
+            thresholds.login_p95_ms
         ))
     } else if achieved_visits < 0.9 * target {
         Some(format!(
@@ -335,14 +349,15 @@ fn judge_step(
         target,
         achieved: logins as f64 / seconds.max(1.0),
         success,
+        login_p95_ms,
         worst_p99_ms: worst,
         broke,
     }
 }
 
 /// The step test: rates from `plan.start`, each `plan.factor` times the
-/// previous, until one breaks; then 50 % and 80 % of the capacity found,
-/// judged by the thresholds. Returns each rate's outcome and the capacity
+/// previous, until one breaks; then 50 % (judged) and 80 % (shown) of the
+/// capacity found. Returns each rate's outcome and the capacity
 /// (logins per second of the last rate that held).
 pub async fn run_steps(
     context: &'static Context,
@@ -378,6 +393,7 @@ pub async fn run_steps(
             target = rate,
             achieved_logins_per_s = outcome.achieved,
             success = outcome.success,
+            login_p95_ms = outcome.login_p95_ms,
             worst_gateway_p99_ms = outcome.worst_p99_ms,
             broke = outcome.broke.as_deref().unwrap_or("no"),
             "step done"
@@ -393,13 +409,13 @@ pub async fn run_steps(
         rate *= plan.factor;
     }
     if let Some((rate, _)) = capacity {
-        for share in [0.5, 0.8] {
+        for (share, judged) in [(0.5, true), (0.8, false)] {
             let segment = Segment {
                 name: format!("{:.0} % of capacity", share * 100.0),
                 rate: rate * share,
                 ramp: plan.ramp,
                 hold: plan.confirm,
-                judged: true,
+                judged,
             };
             run_segments(
                 context,

@@ -13,8 +13,9 @@
 //! - storm: the Monday 8h storm, ramp to the rate in 60 s, hold 10 min;
 //! - rentrée: three storms separated by calmer periods;
 //! - soak: hours at a moderate rate;
-//! - step: raise the rate until the error rate or the latency budget is
-//!   exceeded, then hold at 50 % and 80 % of the capacity found.
+//! - step: raise the rate until the error rate or the latency budget (p95
+//!   of a whole login) is exceeded or the stack cannot keep up, then hold
+//!   at 50 % (judged) and 80 % (shown) of the capacity found.
 
 use std::path::Path;
 use std::time::Duration;

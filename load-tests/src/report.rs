@@ -331,6 +331,37 @@ fn interval_rows(run: &Run<'_>) -> Vec<[String; 11]> {
         .collect()
 }
 
+/// Gateway steps by interval: the header (step, then each interval) and
+/// one row per gateway step, each cell `p50 / p95 / p99` in ms.
+fn steps_by_interval(run: &Run<'_>) -> (Vec<String>, Vec<Vec<String>>) {
+    let marks = &run.data.marks;
+    let per_mark: Vec<Figures> = marks
+        .iter()
+        .map(|m| figures(run, &[(m.start_ms, m.end_ms)]))
+        .collect();
+    let mut header = vec!["gateway step".to_owned()];
+    header.extend(marks.iter().map(|m| m.name.clone()));
+    let rows = run
+        .data
+        .steps
+        .iter()
+        .filter(|(_, side)| *side == Side::Gateway)
+        .map(|(name, _)| {
+            let mut row = vec![name.clone()];
+            row.extend(per_mark.iter().map(|f| {
+                f.steps
+                    .iter()
+                    .find(|step| step.0 == *name)
+                    .map_or("–".into(), |(_, _, _, p50, p95, p99, _)| {
+                        format!("{p50:.2} / {p95:.2} / {p99:.2}")
+                    })
+            }));
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
 const INTERVAL_HEADERS: [&str; 11] = [
     "interval (* judged)",
     "target visits/s",
@@ -370,10 +401,11 @@ pub fn text(run: &Run<'_>) -> String {
         for step in steps {
             let _ = writeln!(
                 out,
-                "  target {:.1} visits/s: {:.1} logins/s, success {:.2} %, worst gateway p99 {:.2} ms{}",
+                "  target {:.1} visits/s: {:.1} logins/s, success {:.2} %, login p95 {:.0} ms, worst gateway p99 {:.2} ms{}",
                 step.target,
                 step.achieved,
                 step.success,
+                step.login_p95_ms,
                 step.worst_p99_ms,
                 step.broke
                     .as_ref()
@@ -390,6 +422,12 @@ pub fn text(run: &Run<'_>) -> String {
     let _ = writeln!(out, "\nIntervals");
     let _ = writeln!(out, "  {}", INTERVAL_HEADERS.join(" | "));
     for row in interval_rows(run) {
+        let _ = writeln!(out, "  {}", row.join(" | "));
+    }
+    let (header, rows) = steps_by_interval(run);
+    let _ = writeln!(out, "\nGateway steps by interval, p50 / p95 / p99 (ms)");
+    let _ = writeln!(out, "  {}", header.join(" | "));
+    for row in rows {
         let _ = writeln!(out, "  {}", row.join(" | "));
     }
     let f = run.judged_figures();
@@ -820,6 +858,7 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
                 "target visits/s",
                 "logins/s",
                 "success %",
+                "login p95 ms",
                 "worst gateway p99 ms",
                 "broke",
             ],
@@ -830,6 +869,7 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
                         format!("{:.1}", s.target),
                         format!("{:.1}", s.achieved),
                         format!("{:.2}", s.success),
+                        format!("{:.0}", s.login_p95_ms),
                         format!("{:.2}", s.worst_p99_ms),
                         s.broke.clone().unwrap_or_else(|| "no".into()),
                     ]
@@ -904,6 +944,12 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
             .into_iter()
             .map(Vec::from)
             .collect::<Vec<_>>(),
+    ));
+    let (header, rows) = steps_by_interval(run);
+    out.push_str("<h2>Gateway steps by interval, p50 / p95 / p99 (ms)</h2>");
+    out.push_str(&table(
+        &header.iter().map(String::as_str).collect::<Vec<_>>(),
+        &rows,
     ));
     if let Some(rows) = cost(run) {
         out.push_str("<h2>Cost per visit (judged intervals)</h2>");
@@ -1034,7 +1080,12 @@ mod tests {
         let data = run_with(&recorder);
         let checks = report(&data).verdict();
         assert!(checks.iter().all(|c| c.pass), "{checks:?}");
-        assert!(text(&report(&data)).contains("Verdict: PASS"));
+        let summary = text(&report(&data));
+        assert!(summary.contains("Verdict: PASS"), "{summary}");
+        assert!(
+            summary.contains("POST /saml/sp/acs | 5.00 / 5.00 / 5.00"),
+            "by interval: {summary}"
+        );
 
         // 4 failed visits in 1004: 99.6 % < 99.7 %.
         for _ in 0..4 {

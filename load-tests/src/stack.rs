@@ -79,12 +79,15 @@ fn free_port(host: &'static str) -> Result<SocketAddr, StackError> {
         .map_err(|err| StackError::Port(host, err))
 }
 
-/// A child of this binary, without the configuration overrides.
+/// A child of this binary, without the configuration overrides, logging
+/// at `info` as in production (`SSO_LOAD_CHILD_LOG` overrides it).
 fn child(exe: &Path) -> Command {
     let mut command = Command::new(exe);
     for name in OVERRIDES {
         command.env_remove(name);
     }
+    let level = std::env::var("SSO_LOAD_CHILD_LOG").unwrap_or_else(|_| "info".into());
+    command.env("RUST_LOG", level);
     command
 }
 

@@ -237,6 +237,9 @@ impl Walk<'_> {
             let response = request.send().await.map_err(|err| transport(&step, &err))?;
             let status = response.status();
             let location = response.headers().get(LOCATION).cloned();
+            for (step, took) in gateway_timings(response.headers()) {
+                self.recorder.step(&step, Side::Gateway, took);
+            }
             let body = response
                 .text()
                 .await
@@ -282,6 +285,34 @@ impl Walk<'_> {
             step: page.step.clone(),
         })
     }
+}
+
+/// The gateway's server-to-server steps a simulator reports in
+/// `Server-Timing` (`gateway;desc="GET /api/mediacentre";dur=1.234`), each
+/// named `<desc> (server to server)`.
+fn gateway_timings(headers: &reqwest::header::HeaderMap) -> Vec<(String, Duration)> {
+    headers
+        .get_all("server-timing")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|entry| {
+            let mut parts = entry.trim().split(';');
+            if parts.next()? != "gateway" {
+                return None;
+            }
+            let (mut desc, mut dur) = (None, None);
+            for part in parts {
+                match part.trim().split_once('=') {
+                    Some(("desc", value)) => desc = Some(value.trim_matches('"').to_owned()),
+                    Some(("dur", value)) => dur = value.parse::<f64>().ok(),
+                    _ => {}
+                }
+            }
+            let took = Duration::try_from_secs_f64(dur? / 1000.0).ok()?;
+            Some((format!("{} (server to server)", desc?), took))
+        })
+        .collect()
 }
 
 fn transport(step: &str, err: &reqwest::Error) -> StepError {
@@ -337,23 +368,29 @@ pub async fn visit(walk: &Walk<'_>, plan: VisitPlan<'_>) -> Result<Landed, StepE
         })?;
     let mut page = walk.open(entry).await?;
     let mut logged_in = false;
-    if page.body.contains(LOGGED_IN) {
-        // The gateway's session answered: no discovery, no IdP.
-    } else {
+    // Without the login mark, the gateway's session did not answer: the
+    // discovery page, then the IdP.
+    if !page.body.contains(LOGGED_IN) {
         let choice = format!("/login/{}?flow=", plan.idp);
         let idp = Walk::link(&page, &choice, "no link to the identity provider")?;
         let accounts = walk.open(idp).await?;
-        let (action, mut fields) =
-            html::form(&accounts.body).ok_or_else(|| StepError::Unexpected {
-                step: accounts.step.clone(),
-                what: "no account form at the identity provider",
-            })?;
-        fields.push(("login".to_owned(), plan.account.to_owned()));
-        let target = accounts.url.join(&action).map_err(|_| StepError::BadUrl {
-            step: accounts.step.clone(),
-        })?;
-        page = walk.submit(target, fields).await?;
         logged_in = true;
+        page = if accounts.body.contains(LOGGED_IN) {
+            // The IdP's own session answered (a retry after a failure
+            // past the IdP): no login form.
+            accounts
+        } else {
+            let (action, mut fields) =
+                html::form(&accounts.body).ok_or_else(|| StepError::Unexpected {
+                    step: accounts.step.clone(),
+                    what: "no account form at the identity provider",
+                })?;
+            fields.push(("login".to_owned(), plan.account.to_owned()));
+            let target = accounts.url.join(&action).map_err(|_| StepError::BadUrl {
+                step: accounts.step.clone(),
+            })?;
+            walk.submit(target, fields).await?
+        };
     }
     if !page.body.contains(LOGGED_IN) {
         return Err(StepError::Unexpected {
@@ -394,4 +431,27 @@ pub async fn visit(walk: &Walk<'_>, plan: VisitPlan<'_>) -> Result<Landed, StepE
         accesses,
         login_time,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_entries_of_the_gateway_are_read() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.append(
+            "server-timing",
+            HeaderValue::from_static("gateway;desc=\"GET /api/mediacentre\";dur=1.250, db;dur=3"),
+        );
+        headers.append("server-timing", HeaderValue::from_static("gateway;dur=2"));
+        let timings = gateway_timings(&headers);
+        assert_eq!(
+            timings,
+            [(
+                "GET /api/mediacentre (server to server)".to_owned(),
+                Duration::from_micros(1250)
+            )]
+        );
+    }
 }

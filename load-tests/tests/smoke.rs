@@ -49,6 +49,8 @@ fn the_smoke_run_passes_and_a_broken_mix_fails_the_gate() {
         "GET /saml/idp/sso",
         "GET /cas/login",
         "GET /oidc/authorize",
+        "GET /api/mediacentre (server to server)",
+        "GET /cas/p3/serviceValidate (server to server)",
     ] {
         assert!(
             summary.contains(&format!("gateway | {step} |")),

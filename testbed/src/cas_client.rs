@@ -524,11 +524,13 @@ async fn validate(state: &CasState, ticket: &str) -> Result<CasValidation, Valid
 async fn callback(State(state): State<Shared>, Query(query): Query<CallbackQuery>) -> Response {
     let config = &state.config;
     let title = service_name(config);
+    let started = std::time::Instant::now();
     let result = match query.ticket.filter(|t| !t.is_empty()) {
         Some(ticket) => validate(&state, &ticket).await.map(|v| (ticket, v)),
         None => Err(ValidationError::NoTicket),
     };
-    match result {
+    let took = started.elapsed();
+    let response = match result {
         Ok((ticket, CasValidation::Success { user, attributes })) => {
             {
                 let mut counters = lock(&state.counters);
@@ -564,7 +566,8 @@ async fn callback(State(state): State<Shared>, Query(query): Query<CallbackQuery
             tracing::warn!(resource = %config.id, error = %e, "CAS ticket validation failed");
             page::error(e.status(), &title, &e.to_string())
         }
-    }
+    };
+    web::with_gateway_timing(response, "GET /cas/p3/serviceValidate", took)
 }
 
 /// `GET /logout`: ends the local session, then the CAS server's (§2.3).

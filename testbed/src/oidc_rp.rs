@@ -861,7 +861,10 @@ async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match complete_login(&state, &headers, query.unwrap_or_default().as_bytes()).await {
+    let started = std::time::Instant::now();
+    let result = complete_login(&state, &headers, query.unwrap_or_default().as_bytes()).await;
+    let took = started.elapsed();
+    let response = match result {
         Ok(session) => {
             {
                 let mut counters = lock(&state.counters);
@@ -879,7 +882,12 @@ async fn callback(
             redirect(state.config.url(""), vec![cookie])
         }
         Err(e) => refuse(&state, &e),
-    }
+    };
+    web::with_gateway_timing(
+        response,
+        "POST /oidc/token + GET /oidc/jwks + GET /oidc/userinfo",
+        took,
+    )
 }
 
 /// A claim's value as text: strings as they are, arrays one value per item.

@@ -296,8 +296,11 @@ async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
         ));
     }
     body.push_str("</table>");
+    let mut api_time = None;
     if let Some(api) = &config.mediacentre_api {
+        let started = std::time::Instant::now();
         body.push_str(&mediacentre_panel(&state.http, api, &session.name_id.value).await);
+        api_time = Some(started.elapsed());
     }
     if !config.links.is_empty() {
         body.push_str("<h2>Médiacentre</h2><ul>");
@@ -314,7 +317,11 @@ async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
         "<form method=\"get\" action=\"{}\"><button type=\"submit\">Se déconnecter</button></form>",
         escape(&config.url("/logout"))
     ));
-    page::respond(StatusCode::OK, &title, &body)
+    let response = page::respond(StatusCode::OK, &title, &body);
+    match api_time {
+        Some(took) => web::with_gateway_timing(response, "GET /api/mediacentre", took),
+        None => response,
+    }
 }
 
 /// The user's médiacentre as the gateway lists it for this ENT (server to

@@ -78,6 +78,29 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Adds a `Server-Timing` entry (W3C Server Timing) naming a call this
+/// simulator made to the gateway while answering, e.g.
+/// `gateway;desc="GET /cas/p3/serviceValidate";dur=1.234`: the load
+/// generator times the gateway's server-to-server steps this way, which
+/// no browser sees.
+pub(crate) fn with_gateway_timing(
+    mut response: Response,
+    step: &str,
+    took: std::time::Duration,
+) -> Response {
+    let entry = format!(
+        "gateway;desc=\"{}\";dur={:.3}",
+        step.replace(['"', '\\'], ""),
+        took.as_secs_f64() * 1000.0
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&entry) {
+        response
+            .headers_mut()
+            .append(axum::http::HeaderName::from_static("server-timing"), value);
+    }
+    response
+}
+
 /// A map whose entries expire `ttl` after insertion.
 pub(crate) struct Expiring<V> {
     ttl: Duration,

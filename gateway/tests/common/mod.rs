@@ -5,9 +5,10 @@
 #![cfg(test)]
 #![allow(dead_code)]
 
-use regex::Regex;
 use sso_gateway::demo::{DemoStack, DemoStore};
 use sso_store::testing::RedisServer;
+
+pub use sso_testbed::html::{Form as SamlForm, form, link, saml_form};
 
 /// A page the browser ended on.
 #[derive(Debug)]
@@ -16,9 +17,6 @@ pub struct Page {
     pub status: u16,
     pub body: String,
 }
-
-/// A SAML auto-post form: absolute action URL and hidden fields.
-pub type SamlForm = (String, Vec<(String, String)>);
 
 /// A browser with its own cookie jar.
 pub struct Browser {
@@ -34,47 +32,6 @@ pub struct Browser {
     /// returned has the target as its URL and the redirect's status (a
     /// message held before it is delivered).
     pub hold_redirects_to: Option<String>,
-}
-
-fn unescape(value: &str) -> String {
-    value
-        .replace("&#x2f;", "/")
-        .replace("&#x3d;", "=")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The first link of a page whose (unescaped) target contains `part`.
-pub fn link(body: &str, part: &str) -> Option<String> {
-    let href = Regex::new(r#"href="([^"]*)""#).unwrap();
-    href.captures_iter(body)
-        .map(|c| unescape(&c[1]))
-        .find(|target| target.contains(part))
-}
-
-/// The action and hidden fields of the first form with a SAML message.
-pub fn saml_form(body: &str) -> Option<(String, Vec<(String, String)>)> {
-    if !body.contains("name=\"SAMLResponse\"") && !body.contains("name=\"SAMLRequest\"") {
-        return None;
-    }
-    form(body)
-}
-
-/// The action and hidden fields of the first POST form of a page.
-pub fn form(body: &str) -> Option<(String, Vec<(String, String)>)> {
-    let form = Regex::new(r#"<form[^>]*method="post"[^>]*action="([^"]*)""#).unwrap();
-    let action = unescape(form.captures(body)?.get(1)?.as_str());
-    let hidden = Regex::new(r#"<input type="hidden" name="([^"]+)" value="([^"]*)""#).unwrap();
-    let fields = hidden
-        .captures_iter(body)
-        .map(|c| (c[1].to_owned(), unescape(&c[2])))
-        .collect();
-    Some((action, fields))
 }
 
 impl Browser {

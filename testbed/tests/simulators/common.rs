@@ -207,16 +207,6 @@ pub fn authn_request_url(
     (url, id)
 }
 
-/// Decodes HTML character references the simulators and `post_form` produce.
-pub fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// The value of attribute `attr` in the first tag that has `name="<name>"`.
 fn tag_attr(html: &str, tag_marker: &str, attr: &str) -> Option<String> {
     html.split('<')
@@ -224,7 +214,7 @@ fn tag_attr(html: &str, tag_marker: &str, attr: &str) -> Option<String> {
         .and_then(|tag| {
             let start = tag.find(&format!("{attr}=\""))? + attr.len() + 2;
             let end = tag[start..].find('"')? + start;
-            Some(unescape(&tag[start..end]))
+            Some(sso_testbed::html::unescape(&tag[start..end]))
         })
 }
 
