@@ -42,6 +42,7 @@ use sso_store::testing::{HarnessError, RedisServer};
 use sso_store::{MemoryStore, RedisConfig, RedisStore, Store, StoreError};
 use sso_testbed::aaf::{self, AafSpec, Encoding, GenError};
 use sso_testbed::people::Degree;
+use sso_testbed::procfs;
 use thiserror::Error;
 
 /// Marks the line of a child's output that carries its measure.
@@ -183,44 +184,6 @@ fn default_dir(spec: &AafSpec) -> PathBuf {
     )
 }
 
-/// A line of `/proc/self/status` (`VmHWM`, `VmRSS`), in KiB.
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Clock ticks per second of `/proc/*/stat` (`getconf CLK_TCK`, 100 if unknown).
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse::<f64>().ok())
-        .filter(|ticks| *ticks > 0.0)
-        .unwrap_or(100.0)
-}
-
-/// User + system CPU time of this process (all threads), seconds.
-fn cpu_seconds(ticks: f64) -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at field 3;
-    // utime and stime are fields 14 and 15.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let tick = |n: usize| {
-        fields
-            .get(n)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (tick(11) + tick(12)) / ticks
-}
-
 fn xml_files(dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io(format!("reading {}", dir.display())))? {
@@ -255,7 +218,7 @@ fn redis_config(url: &str) -> RedisConfig {
 // Steps, each run in a child process.
 
 /// Writes the complete export.
-fn step_generate(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
+fn step_generate(dir: &Path) -> Result<Measure, BenchError> {
     let spec = spec_from_env()?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io(format!("removing {}", dir.display())))?;
@@ -272,8 +235,8 @@ fn step_generate(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
     }
     Ok(Measure {
         wall_s,
-        cpu_s: cpu_seconds(ticks),
-        vmhwm_kib: status_kib("VmHWM"),
+        cpu_s: procfs::cpu_seconds("self").unwrap_or(0.0),
+        vmhwm_kib: procfs::status_kib("self", "VmHWM").unwrap_or(0),
         records: set.files.iter().map(|f| f.records).sum(),
         bytes,
         files: set.files.len() as u64,
@@ -282,9 +245,9 @@ fn step_generate(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
 }
 
 /// Streams every file through the reader, storing nothing.
-fn step_parse(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
+fn step_parse(dir: &Path) -> Result<Measure, BenchError> {
     let files = xml_files(dir)?;
-    let cpu_before = cpu_seconds(ticks);
+    let cpu_before = procfs::cpu_seconds("self").unwrap_or(0.0);
     let start = Instant::now();
     let (mut records, mut bytes) = (0u64, 0u64);
     for path in &files {
@@ -312,8 +275,8 @@ fn step_parse(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
     }
     Ok(Measure {
         wall_s: start.elapsed().as_secs_f64(),
-        cpu_s: cpu_seconds(ticks) - cpu_before,
-        vmhwm_kib: status_kib("VmHWM"),
+        cpu_s: procfs::cpu_seconds("self").unwrap_or(0.0) - cpu_before,
+        vmhwm_kib: procfs::status_kib("self", "VmHWM").unwrap_or(0),
         records,
         bytes,
         files: files.len() as u64,
@@ -324,9 +287,9 @@ fn step_parse(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
 /// Baseline for the parse: the same files through quick-xml's event loop
 /// alone (no decoding, no record built), to tell the tokenizer's share of
 /// the parse time from the reader's.
-fn step_tokenize(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
+fn step_tokenize(dir: &Path) -> Result<Measure, BenchError> {
     let files = xml_files(dir)?;
-    let cpu_before = cpu_seconds(ticks);
+    let cpu_before = procfs::cpu_seconds("self").unwrap_or(0.0);
     let start = Instant::now();
     let (mut records, mut bytes) = (0u64, 0u64);
     let mut buf = Vec::with_capacity(4096);
@@ -366,8 +329,8 @@ fn step_tokenize(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
     }
     Ok(Measure {
         wall_s: start.elapsed().as_secs_f64(),
-        cpu_s: cpu_seconds(ticks) - cpu_before,
-        vmhwm_kib: status_kib("VmHWM"),
+        cpu_s: procfs::cpu_seconds("self").unwrap_or(0.0) - cpu_before,
+        vmhwm_kib: procfs::status_kib("self", "VmHWM").unwrap_or(0),
         records,
         bytes,
         files: files.len() as u64,
@@ -376,13 +339,13 @@ fn step_tokenize(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
 }
 
 /// Opens the set and imports it into `store`, printing progress on stderr.
-async fn import_into(store: &dyn Store, dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
+async fn import_into(store: &dyn Store, dir: &Path) -> Result<Measure, BenchError> {
     let spec = spec_from_env()?;
-    let cpu_start = cpu_seconds(ticks);
+    let cpu_start = procfs::cpu_seconds("self").unwrap_or(0.0);
     let start = Instant::now();
     let set = ExportSet::open(&[dir.to_path_buf()])?;
     let open_s = start.elapsed().as_secs_f64();
-    let open_cpu_s = cpu_seconds(ticks) - cpu_start;
+    let open_cpu_s = procfs::cpu_seconds("self").unwrap_or(0.0) - cpu_start;
     let options = ImportOptions {
         today: spec.date,
         ..ImportOptions::new()
@@ -399,7 +362,7 @@ async fn import_into(store: &dyn Store, dir: &Path, ticks: f64) -> Result<Measur
             );
         }
     };
-    let cpu_before = cpu_seconds(ticks);
+    let cpu_before = procfs::cpu_seconds("self").unwrap_or(0.0);
     let begin = Instant::now();
     let report = import(
         store,
@@ -410,7 +373,7 @@ async fn import_into(store: &dyn Store, dir: &Path, ticks: f64) -> Result<Measur
     )
     .await?;
     let wall_s = begin.elapsed().as_secs_f64();
-    let cpu_s = cpu_seconds(ticks) - cpu_before;
+    let cpu_s = procfs::cpu_seconds("self").unwrap_or(0.0) - cpu_before;
     let counts = report.categories.iter();
     let (mut records, mut persons, mut rejected) = (0, 0, 0);
     for (category, c) in counts {
@@ -423,7 +386,7 @@ async fn import_into(store: &dyn Store, dir: &Path, ticks: f64) -> Result<Measur
     Ok(Measure {
         wall_s,
         cpu_s,
-        vmhwm_kib: status_kib("VmHWM"),
+        vmhwm_kib: procfs::status_kib("self", "VmHWM").unwrap_or(0),
         records,
         persons,
         rejected,
@@ -435,17 +398,17 @@ async fn import_into(store: &dyn Store, dir: &Path, ticks: f64) -> Result<Measur
     })
 }
 
-fn step_redis(dir: &Path, url: &str, ticks: f64) -> Result<Measure, BenchError> {
+fn step_redis(dir: &Path, url: &str) -> Result<Measure, BenchError> {
     runtime()?.block_on(async {
         let store = RedisStore::connect(redis_config(url)).await?;
-        import_into(&store, dir, ticks).await
+        import_into(&store, dir).await
     })
 }
 
-fn step_memory(dir: &Path, ticks: f64) -> Result<Measure, BenchError> {
+fn step_memory(dir: &Path) -> Result<Measure, BenchError> {
     runtime()?.block_on(async {
         let store = MemoryStore::new();
-        let measure = import_into(&store, dir, ticks).await?;
+        let measure = import_into(&store, dir).await?;
         // The store is dropped after VmHWM was read: the figure includes it.
         drop(store);
         Ok(measure)
@@ -482,7 +445,7 @@ fn stats(name: &str, mut micros: Vec<f64>, not_found: u64) -> Lookups {
 }
 
 /// Times the reads of a login against the imported directory.
-fn step_lookups(url: &str, ticks: f64) -> Result<Measure, BenchError> {
+fn step_lookups(url: &str) -> Result<Measure, BenchError> {
     let spec = spec_from_env()?;
     let academie = spec.academie.clone();
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
@@ -513,7 +476,7 @@ fn step_lookups(url: &str, ticks: f64) -> Result<Measure, BenchError> {
     runtime()?.block_on(async {
         let store: Arc<dyn Store> = Arc::new(RedisStore::connect(redis_config(url)).await?);
         let directory = Directory::new(store);
-        let cpu_before = cpu_seconds(ticks);
+        let cpu_before = procfs::cpu_seconds("self").unwrap_or(0.0);
         let start = Instant::now();
         let mut results = Vec::new();
         let (mut times, mut missing) = (Vec::with_capacity(pupils.len()), 0);
@@ -542,8 +505,8 @@ fn step_lookups(url: &str, ticks: f64) -> Result<Measure, BenchError> {
         results.push(stats("children (a guardian)", times, missing));
         Ok(Measure {
             wall_s: start.elapsed().as_secs_f64(),
-            cpu_s: cpu_seconds(ticks) - cpu_before,
-            vmhwm_kib: status_kib("VmHWM"),
+            cpu_s: procfs::cpu_seconds("self").unwrap_or(0.0) - cpu_before,
+            vmhwm_kib: procfs::status_kib("self", "VmHWM").unwrap_or(0),
             lookups: results,
             ..Measure::default()
         })
@@ -930,14 +893,13 @@ fn run_step(args: &[String]) -> Result<(), BenchError> {
     let dir =
         PathBuf::from(value("--dir").ok_or_else(|| BenchError::Usage("no --dir".to_owned()))?);
     let url = || value("--url").ok_or_else(|| BenchError::Usage("no --url".to_owned()));
-    let ticks = clock_ticks();
     let measure = match step.as_str() {
-        "generate" => step_generate(&dir, ticks)?,
-        "parse" => step_parse(&dir, ticks)?,
-        "tokenize" => step_tokenize(&dir, ticks)?,
-        "redis" => step_redis(&dir, &url()?, ticks)?,
-        "lookups" => step_lookups(&url()?, ticks)?,
-        "memory" => step_memory(&dir, ticks)?,
+        "generate" => step_generate(&dir)?,
+        "parse" => step_parse(&dir)?,
+        "tokenize" => step_tokenize(&dir)?,
+        "redis" => step_redis(&dir, &url()?)?,
+        "lookups" => step_lookups(&url()?)?,
+        "memory" => step_memory(&dir)?,
         other => return Err(BenchError::Usage(format!("unknown step {other}"))),
     };
     let json = serde_json::to_string(&measure).map_err(|e| BenchError::ChildOutput {

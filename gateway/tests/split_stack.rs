@@ -21,6 +21,21 @@ use sso_gateway::demo::Testbed;
 use sso_store::testing::RedisServer;
 use tokio::net::TcpListener;
 
+/// The simulators on a free port, for a gateway at `gateway_addr` on
+/// `redis`: the testbed, the gateway's URL, the configuration folder.
+async fn testbed_for(
+    redis: &RedisServer,
+    gateway_addr: SocketAddr,
+) -> (Testbed, String, tempfile::TempDir) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway = format!("http://{gateway_addr}");
+    let out = tempfile::tempdir().unwrap();
+    let testbed = Testbed::start(listener, &gateway, gateway_addr, &redis.url(), out.path())
+        .await
+        .unwrap();
+    (testbed, gateway, out)
+}
+
 /// The JSON counters of the simulator at `/testbed/{sim}`.
 async fn sim_state(testbed: &Testbed, sim: &str) -> serde_json::Value {
     reqwest::get(format!("{}/testbed/{sim}/state.json", testbed.base_url))
@@ -147,20 +162,9 @@ fn assert_config_names_both(testbed: &Testbed, gateway: &str, gateway_addr: Sock
 #[tokio::test]
 async fn a_pupil_logs_in_through_a_gateway_apart_from_the_simulators_on_redis() {
     let redis = RedisServer::start().await.unwrap();
-    let testbed_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway_addr = gateway_listener.local_addr().unwrap();
-    let gateway = format!("http://{gateway_addr}");
-    let out = tempfile::tempdir().unwrap();
-    let testbed = Testbed::start(
-        testbed_listener,
-        &gateway,
-        gateway_addr,
-        &redis.url(),
-        out.path(),
-    )
-    .await
-    .unwrap();
+    let (testbed, gateway, out) = testbed_for(&redis, gateway_addr).await;
     assert_ne!(testbed.base_url, gateway);
     assert_eq!(testbed.config_path, out.path().join("gateway.toml"));
     assert_config_names_both(&testbed, &gateway, gateway_addr);
@@ -219,24 +223,13 @@ async fn wait_ready(child: &mut ChildProcess, gateway: &str, log: &Path) {
 #[tokio::test]
 async fn sso_gateway_serve_runs_apart_from_the_simulators_on_redis() {
     let redis = RedisServer::start().await.unwrap();
-    let testbed_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     // A free port for the child to bind.
     let gateway_addr = TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap()
         .local_addr()
         .unwrap();
-    let gateway = format!("http://{gateway_addr}");
-    let out = tempfile::tempdir().unwrap();
-    let testbed = Testbed::start(
-        testbed_listener,
-        &gateway,
-        gateway_addr,
-        &redis.url(),
-        out.path(),
-    )
-    .await
-    .unwrap();
+    let (testbed, gateway, out) = testbed_for(&redis, gateway_addr).await;
 
     let log = out.path().join("gateway.log");
     let mut child = ChildProcess(

@@ -28,8 +28,8 @@ use rand::Rng;
 
 use crate::monitor::{Counters, Monitor};
 use crate::plan::{Mix, Segment, StepPlan};
-use crate::record::{Mark, Recorder, Visit, micros, quantile};
-use crate::report::Thresholds;
+use crate::record::{Mark, Recorder, Side, Visit, micros};
+use crate::report::{Thresholds, figures};
 use crate::walk::{Browser, Targets, VisitPlan, Walk, visit};
 
 /// Attempts per visit: the first and two retries.
@@ -291,43 +291,21 @@ fn judge_step(
     thresholds: &Thresholds,
 ) -> StepOutcome {
     let data = context.recorder.snapshot();
-    let visits: Vec<_> = data
-        .visits
-        .iter()
-        .filter(|v| v.at_ms >= from && v.at_ms <= to)
-        .collect();
-    let seconds = f64::from(to.saturating_sub(from)) / 1000.0;
-    let ok = visits.iter().filter(|v| v.ok).count();
-    let achieved_visits = ok as f64 / seconds.max(1.0);
-    let logins = visits.iter().filter(|v| v.ok && v.login).count();
-    let success = if visits.is_empty() {
+    let f = figures(&data, &[], &[(from, to)]);
+    let seconds = (f64::from(to.saturating_sub(from)) / 1000.0).max(1.0);
+    let achieved_visits = f.ok as f64 / seconds;
+    let success = if f.visits == 0 {
         0.0
     } else {
-        100.0 * ok as f64 / visits.len() as f64
+        100.0 * f.ok as f64 / f.visits as f64
     };
-    let mut worst = 0.0_f64;
-    for (index, (_, side)) in data.steps.iter().enumerate() {
-        if *side != crate::record::Side::Gateway {
-            continue;
-        }
-        let mut values: Vec<u32> = data
-            .samples
-            .iter()
-            .filter(|s| usize::from(s.step) == index && s.at_ms >= from && s.at_ms <= to)
-            .map(|s| s.micros)
-            .collect();
-        values.sort_unstable();
-        if let Some(p99) = quantile(&values, 0.99) {
-            worst = worst.max(f64::from(p99) / 1000.0);
-        }
-    }
-    let mut login_times: Vec<u32> = visits
+    let login_p95_ms = f.login_ms.map_or(0.0, |(_, p95, _)| p95);
+    let worst = f
+        .steps
         .iter()
-        .filter(|v| v.ok && v.login)
-        .map(|v| v.micros)
-        .collect();
-    login_times.sort_unstable();
-    let login_p95_ms = quantile(&login_times, 0.95).map_or(0.0, |p| f64::from(p) / 1000.0);
+        .filter(|step| step.1 == Side::Gateway)
+        .map(|step| step.5)
+        .fold(0.0_f64, f64::max);
     let broke = if success < thresholds.min_success_percent {
         Some(format!(
             "success {success:.2} % < {} %",
@@ -347,12 +325,28 @@ fn judge_step(
     };
     StepOutcome {
         target,
-        achieved: logins as f64 / seconds.max(1.0),
+        achieved: f.logins as f64 / seconds,
         success,
         login_p95_ms,
         worst_p99_ms: worst,
         broke,
     }
+}
+
+/// Runs one segment (a rate of the step test, or a hold after it).
+async fn run_segment(
+    context: &'static Context,
+    segment: &Segment,
+    monitor: &Arc<tokio::sync::Mutex<Monitor>>,
+    samples: &Arc<Mutex<Vec<Counters>>>,
+) -> Result<(), AttackError> {
+    run_segments(
+        context,
+        std::slice::from_ref(segment),
+        Arc::clone(monitor),
+        Arc::clone(samples),
+    )
+    .await
 }
 
 /// The step test: rates from `plan.start`, each `plan.factor` times the
@@ -378,13 +372,7 @@ pub async fn run_steps(
             judged: false,
         };
         let start = context.recorder.now_ms();
-        run_segments(
-            context,
-            std::slice::from_ref(&segment),
-            Arc::clone(&monitor),
-            Arc::clone(&samples),
-        )
-        .await?;
+        run_segment(context, &segment, &monitor, &samples).await?;
         let ramp = u32::try_from(plan.ramp.as_millis()).unwrap_or(u32::MAX);
         let hold = u32::try_from(plan.hold.as_millis()).unwrap_or(u32::MAX);
         let from = start.saturating_add(ramp);
@@ -417,13 +405,7 @@ pub async fn run_steps(
                 hold: plan.confirm,
                 judged,
             };
-            run_segments(
-                context,
-                std::slice::from_ref(&segment),
-                Arc::clone(&monitor),
-                Arc::clone(&samples),
-            )
-            .await?;
+            run_segment(context, &segment, &monitor, &samples).await?;
         }
     }
     Ok((outcomes, capacity.map(|(_, logins)| logins)))

@@ -1,8 +1,8 @@
 //! Resource usage of the stack, read from the kernel's and Redis's own
 //! counters (issue 6, "Capacity and cost"): CPU time of the gateway, the
 //! simulators and the load generator from `/proc/<pid>/stat` (user +
-//! system time of every thread, live or exited), resident memory from
-//! `/proc/<pid>/status`, and Redis's CPU, commands and network bytes from
+//! system time of every thread, live or exited; `sso_testbed::procfs`),
+//! resident memory from `/proc/<pid>/status`, and Redis's CPU, commands and network bytes from
 //! `INFO`. Dividing deltas by the logins of the same interval gives a
 //! cost per login that does not depend on who else shares the cores.
 
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
+use sso_testbed::procfs;
 
 /// The processes watched (a staging target has only the generator).
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,38 +44,6 @@ pub struct Counters {
     pub redis_net_bytes: Option<u64>,
 }
 
-/// Seconds of CPU per kernel tick (`getconf CLK_TCK`, 100 on Linux).
-fn tick_seconds() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse::<f64>().ok())
-        .filter(|ticks| *ticks > 0.0)
-        .map_or(0.01, |ticks| 1.0 / ticks)
-}
-
-/// utime + stime (fields 14 and 15 of `/proc/<pid>/stat`), in seconds.
-fn process_cpu(pid: &str, tick: f64) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces.
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // `after` starts at field 3: utime is field 14, so index 11.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) * tick)
-}
-
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
     info.lines().find_map(|line| {
         line.strip_prefix(name)
@@ -102,7 +71,6 @@ fn command_calls(info: &str) -> BTreeMap<String, u64> {
 /// Reads the counters.
 pub struct Monitor {
     pids: Pids,
-    tick: f64,
     redis: Option<MultiplexedConnection>,
 }
 
@@ -116,23 +84,24 @@ impl Monitor {
             },
             None => None,
         };
-        Self {
-            pids,
-            tick: tick_seconds(),
-            redis,
-        }
+        Self { pids, redis }
     }
 
     /// The counters now.
     pub async fn read(&mut self, at_ms: u32) -> Counters {
-        let cpu = |pid: Option<u32>| pid.and_then(|pid| process_cpu(&pid.to_string(), self.tick));
+        let cpu = |pid: Option<u32>| pid.and_then(|pid| procfs::cpu_seconds(&pid.to_string()));
+        let kib = |field| {
+            self.pids
+                .gateway
+                .and_then(|pid| procfs::status_kib(&pid.to_string(), field))
+        };
         let mut counters = Counters {
             at_ms,
             gateway_cpu: cpu(self.pids.gateway),
             testbed_cpu: cpu(self.pids.testbed),
-            generator_cpu: process_cpu("self", self.tick),
-            gateway_rss_kib: self.pids.gateway.and_then(|pid| status_kib(pid, "VmRSS:")),
-            gateway_peak_kib: self.pids.gateway.and_then(|pid| status_kib(pid, "VmHWM:")),
+            generator_cpu: procfs::cpu_seconds("self"),
+            gateway_rss_kib: kib("VmRSS"),
+            gateway_peak_kib: kib("VmHWM"),
             ..Counters::default()
         };
         if let Some(redis) = self.redis.as_mut() {
@@ -165,21 +134,6 @@ impl Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn this_process_cpu_time_is_read() {
-        let tick = tick_seconds();
-        assert!(tick > 0.0 && tick <= 0.01, "{tick}");
-        let before = process_cpu("self", tick).unwrap();
-        let mut x = 0u64;
-        for i in 0..30_000_000u64 {
-            x = x.wrapping_add(i ^ (x >> 3));
-        }
-        assert_ne!(x, 1);
-        let after = process_cpu("self", tick).unwrap();
-        assert!(after > before, "{before} -> {after}");
-        assert!(status_kib(std::process::id(), "VmRSS:").unwrap() > 0);
-    }
 
     #[test]
     fn redis_info_fields_are_parsed() {

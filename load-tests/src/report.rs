@@ -161,10 +161,8 @@ fn usage(counters: &[Counters], from: u32, to: u32) -> Usage {
     }
 }
 
-/// The figures of the given intervals (usage: of the first one only when
-/// there are several, see [`Run::judged_figures`]).
-fn figures(run: &Run<'_>, intervals: &[(u32, u32)]) -> Figures {
-    let data = run.data;
+/// The figures of the given intervals (usage only when there is one).
+pub fn figures(data: &Recorded, counters: &[Counters], intervals: &[(u32, u32)]) -> Figures {
     let visits: Vec<_> = data
         .visits
         .iter()
@@ -210,7 +208,7 @@ fn figures(run: &Run<'_>, intervals: &[(u32, u32)]) -> Figures {
         }
     }
     let usage = match intervals {
-        [(from, to)] => usage(run.counters, *from, *to),
+        [(from, to)] => usage(counters, *from, *to),
         _ => Usage::default(),
     };
     Figures {
@@ -225,6 +223,10 @@ fn figures(run: &Run<'_>, intervals: &[(u32, u32)]) -> Figures {
 }
 
 impl Run<'_> {
+    fn interval_figures(&self, intervals: &[(u32, u32)]) -> Figures {
+        figures(self.data, self.counters, intervals)
+    }
+
     fn judged(&self) -> Vec<(u32, u32)> {
         self.data
             .marks
@@ -236,7 +238,7 @@ impl Run<'_> {
 
     /// The figures of every judged interval together.
     pub fn judged_figures(&self) -> Figures {
-        figures(self, &self.judged())
+        self.interval_figures(&self.judged())
     }
 
     /// The thresholds' results over the judged intervals.
@@ -251,7 +253,7 @@ impl Run<'_> {
                 pass: false,
             }];
         }
-        let f = figures(self, &judged);
+        let f = self.interval_figures(&judged);
         let success = if f.visits == 0 {
             0.0
         } else {
@@ -306,7 +308,7 @@ fn interval_rows(run: &Run<'_>) -> Vec<[String; 11]> {
         .marks
         .iter()
         .map(|mark: &Mark| {
-            let f = figures(run, &[(mark.start_ms, mark.end_ms)]);
+            let f = run.interval_figures(&[(mark.start_ms, mark.end_ms)]);
             let seconds = f64::from(mark.end_ms.saturating_sub(mark.start_ms)) / 1000.0;
             let u = &f.usage;
             [
@@ -337,7 +339,7 @@ fn steps_by_interval(run: &Run<'_>) -> (Vec<String>, Vec<Vec<String>>) {
     let marks = &run.data.marks;
     let per_mark: Vec<Figures> = marks
         .iter()
-        .map(|m| figures(run, &[(m.start_ms, m.end_ms)]))
+        .map(|m| run.interval_figures(&[(m.start_ms, m.end_ms)]))
         .collect();
     let mut header = vec!["gateway step".to_owned()];
     header.extend(marks.iter().map(|m| m.name.clone()));
@@ -447,7 +449,7 @@ pub fn text(run: &Run<'_>) -> String {
         }
     }
     let _ = writeln!(out, "\nFailed attempts by kind (whole run)");
-    let all = figures(run, &[(0, u32::MAX)]);
+    let all = run.interval_figures(&[(0, u32::MAX)]);
     if all.failures.is_empty() {
         let _ = writeln!(out, "  none");
     }
@@ -467,7 +469,7 @@ fn cost(run: &Run<'_>) -> Option<Vec<(String, String)>> {
         (a, b) => a.or(b),
     };
     for mark in run.data.marks.iter().filter(|m| m.judged) {
-        let f = figures(run, &[(mark.start_ms, mark.end_ms)]);
+        let f = run.interval_figures(&[(mark.start_ms, mark.end_ms)]);
         visits += f.ok;
         logins += f.logins;
         let u = f.usage;
@@ -1015,7 +1017,7 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
         ],
         &scenario_rows,
     ));
-    let all = figures(run, &[(0, u32::MAX)]);
+    let all = run.interval_figures(&[(0, u32::MAX)]);
     out.push_str("<h2>Failed attempts by kind (whole run)</h2>");
     out.push_str(&table(
         &["kind", "count"],

@@ -28,6 +28,7 @@ pub mod oidc_op;
 pub mod oidc_rp;
 mod page;
 pub mod people;
+pub mod procfs;
 mod sp;
 mod web;
 
