@@ -6,6 +6,9 @@
 //! simulated IdP does not know fails every visit, and the run must exit
 //! with status 1 and name the failure.
 //!
+//! A third run targets a stack given by URL, as a staging deployment
+//! would be: the single-process demo served by the test.
+//!
 //! The thresholds of latency are loosened here (debug build on a shared
 //! CI machine): the smoke run judges errors, the benchmarks judge speed.
 
@@ -95,5 +98,50 @@ fn the_smoke_run_passes_and_a_broken_mix_fails_the_gate() {
     assert!(
         stdout.contains("HTTP 4") && stdout.contains("POST /testbed/educonnect/login"),
         "the failure is named with its step: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_given_by_url_is_targeted_without_starting_one() {
+    let demo = sso_gateway::demo::DemoStack::spawn(sso_gateway::demo::DemoStore::Memory)
+        .await
+        .unwrap();
+    let base = format!("{}/", demo.base_url);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("staging");
+    let report = out.clone();
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        sso_load(
+            &report,
+            &[
+                "smoke",
+                "--rate",
+                "2",
+                "--ramp",
+                "2",
+                "--hold",
+                "10",
+                "--gateway",
+                &base,
+                "--testbed",
+                &base,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "target: gateway {}/, testbed {}/",
+            demo.base_url, demo.base_url
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Verdict: PASS"), "{stdout}");
+    assert!(!out.join("stack").exists(), "no local stack started");
+    assert!(
+        stdout.contains("gateway CPU per visit: – ms"),
+        "no process counters for a remote gateway: {stdout}"
     );
 }
