@@ -552,13 +552,14 @@ const COLORS: [&str; 6] = [
     "#1f4e9c", "#b3261e", "#1b7a3d", "#8a4b00", "#6b3fa0", "#00707a",
 ];
 
-/// An SVG line chart with axes, the judged intervals shaded and a legend.
-fn chart(id: &str, title: &str, unit: &str, series: &[Series], marks: &[Mark]) -> String {
+/// An SVG line chart with axes, the judged intervals shaded and a legend;
+/// the time axis runs from 0 to `end` seconds (the same for every chart).
+fn chart(id: &str, title: &str, unit: &str, series: &[Series], marks: &[Mark], end: f64) -> String {
     let (w, h, left, bottom, top, right) = (880.0, 260.0, 60.0, 30.0, 12.0, 12.0);
     let max_x = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
-        .fold(1.0_f64, f64::max);
+        .fold(end.max(1.0), f64::max);
     let max_y = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
@@ -880,12 +881,14 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
         ));
     }
     out.push_str("<h2>Over time</h2><p>Shaded: the intervals the thresholds judge.</p>");
+    let end = f64::from(end_seconds(data));
     out.push_str(&chart(
         "rate",
         "Visits per second",
         "per second",
         &rate_series(data),
         &data.marks,
+        end,
     ));
     let logins = windows(
         data.visits
@@ -899,6 +902,7 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
         "ms",
         &percentile_series(&logins),
         &data.marks,
+        end,
     ));
     let gateway = windows(
         data.samples
@@ -916,6 +920,7 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
         "ms",
         &percentile_series(&gateway),
         &data.marks,
+        end,
     ));
     let failures = failure_series(data);
     if failures.is_empty() {
@@ -927,6 +932,7 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
             "count",
             &failures,
             &data.marks,
+            end,
         ));
     }
     let cpu = cpu_series(run.counters);
@@ -937,6 +943,7 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
             "cores",
             &cpu,
             &data.marks,
+            end,
         ));
     }
     out.push_str("<h2>Intervals</h2>");
