@@ -117,15 +117,10 @@ pub async fn sso_redirect(
     } else if signature_required(&state, saml) {
         return Err(WebError::BadRequest("unsigned AuthnRequest".into()));
     }
-    let (flow_id, cookie) =
+    let (flow_id, flow, cookie) =
         accept(&state, &jar, service, saml, &request, message.relay_state).await?;
-    let mut response = proceed(
-        &state,
-        &jar,
-        cookie.as_ref().map(|(_, raw)| raw.as_str()),
-        &flow_id,
-    )
-    .await?;
+    let new_browser = cookie.as_ref().map(|(_, raw)| raw.as_str());
+    let mut response = proceed_with(&state, &jar, new_browser, &flow_id, &flow).await?;
     if let Some((value, _)) = cookie {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -167,7 +162,8 @@ pub async fn sso_post(
     } else if signature_required(&state, saml) {
         return Err(WebError::BadRequest("unsigned AuthnRequest".into()));
     }
-    let (flow_id, cookie) = accept(&state, &jar, service, saml, &request, form.relay_state).await?;
+    let (flow_id, _, cookie) =
+        accept(&state, &jar, service, saml, &request, form.relay_state).await?;
     let mut response = Redirect::to(&format!("/saml/idp/continue?flow={flow_id}")).into_response();
     if let Some((value, _)) = cookie {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -175,9 +171,11 @@ pub async fn sso_post(
     Ok(response)
 }
 
-/// Checks the request against the registration and stores the flow. Returns
-/// the flow id and, for a browser without one, the binding cookie to set
-/// (header value and raw token).
+/// A flow just stored: its id, the flow, and for a browser without one the
+/// binding cookie to set (header value and raw token).
+type Accepted = (String, Flow, Option<(HeaderValue, String)>);
+
+/// Checks the request against the registration and stores the flow.
 async fn accept(
     state: &AppState,
     jar: &CookieJar,
@@ -185,7 +183,7 @@ async fn accept(
     saml: &SamlService,
     request: &AuthnRequest,
     relay_state: Option<String>,
-) -> Result<(String, Option<(HeaderValue, String)>), WebError> {
+) -> Result<Accepted, WebError> {
     if let Some(destination) = &request.destination
         && destination != &state.urls.idp_sso
     {
@@ -210,7 +208,7 @@ async fn accept(
         browser: crate::digest(&browser),
     };
     let flow_id = state.sessions().put_flow(&flow).await?;
-    Ok((flow_id, cookie.map(|value| (value, browser))))
+    Ok((flow_id, flow, cookie.map(|value| (value, browser))))
 }
 
 /// The authentication contexts an AuthnRequest requires (saml-core
@@ -271,11 +269,23 @@ pub(super) async fn proceed(
     new_browser: Option<&str>,
     flow_id: &str,
 ) -> Result<Response, WebError> {
-    let sessions = state.sessions();
-    let flow = sessions
+    let flow = state
+        .sessions()
         .get_flow(flow_id)
         .await?
         .ok_or_else(|| WebError::Expired("unknown or expired flow".into()))?;
+    proceed_with(state, jar, new_browser, flow_id, &flow).await
+}
+
+/// [`proceed`] with the flow in hand (just stored: not read back).
+async fn proceed_with(
+    state: &AppState,
+    jar: &CookieJar,
+    new_browser: Option<&str>,
+    flow_id: &str,
+    flow: &Flow,
+) -> Result<Response, WebError> {
+    let sessions = state.sessions();
     let browser = new_browser
         .or_else(|| jar.get(BROWSER_COOKIE))
         .unwrap_or_default();
@@ -479,7 +489,7 @@ pub(super) async fn answer_or_login(
     };
     let flow_id = state.sessions().put_flow(&flow).await?;
     let new_browser = cookie.is_some().then_some(browser.as_str());
-    let mut response = proceed(state, jar, new_browser, &flow_id).await?;
+    let mut response = proceed_with(state, jar, new_browser, &flow_id, &flow).await?;
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
