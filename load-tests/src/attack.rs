@@ -303,8 +303,8 @@ fn judge_step(
     let worst = f
         .steps
         .iter()
-        .filter(|step| step.1 == Side::Gateway)
-        .map(|step| step.5)
+        .filter(|step| step.side == Side::Gateway)
+        .map(|step| step.p99)
         .fold(0.0_f64, f64::max);
     let broke = if success < thresholds.min_success_percent {
         Some(format!(

@@ -95,6 +95,42 @@ pub struct Usage {
     pub gateway_peak_kib: Option<u64>,
 }
 
+/// One step's latencies over an interval, in ms.
+#[derive(Debug, Clone)]
+pub struct StepFigures {
+    /// `METHOD /path`.
+    pub name: String,
+    /// Who answers it.
+    pub side: Side,
+    /// Exchanges.
+    pub count: usize,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+const STEP_HEADERS: [&str; 7] = ["side", "step", "count", "p50", "p95", "p99", "max"];
+
+impl StepFigures {
+    /// The row of the steps table, under [`STEP_HEADERS`].
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.side.label().to_owned(),
+            self.name.clone(),
+            self.count.to_string(),
+            format!("{:.2}", self.p50),
+            format!("{:.2}", self.p95),
+            format!("{:.2}", self.p99),
+            format!("{:.2}", self.max),
+        ]
+    }
+}
+
 /// Figures of one interval.
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
@@ -106,8 +142,8 @@ pub struct Figures {
     pub logins: usize,
     /// Login time percentiles, ms (p50, p95, p99).
     pub login_ms: Option<(f64, f64, f64)>,
-    /// Per step: name, side, count, p50, p95, p99, max (ms).
-    pub steps: Vec<(String, Side, usize, f64, f64, f64, f64)>,
+    /// Per step, gateway first, slowest p99 first.
+    pub steps: Vec<StepFigures>,
     /// Failed attempts by kind.
     pub failures: BTreeMap<String, usize>,
     /// Resource usage.
@@ -189,18 +225,18 @@ pub fn figures(data: &Recorded, counters: &[Counters], intervals: &[(u32, u32)])
         values.sort_unstable();
         let q = |p| quantile(&values, p).map_or(0.0, ms);
         if !values.is_empty() {
-            steps.push((
-                name.clone(),
-                *side,
-                values.len(),
-                q(0.5),
-                q(0.95),
-                q(0.99),
-                q(1.0),
-            ));
+            steps.push(StepFigures {
+                name: name.clone(),
+                side: *side,
+                count: values.len(),
+                p50: q(0.5),
+                p95: q(0.95),
+                p99: q(0.99),
+                max: q(1.0),
+            });
         }
     }
-    steps.sort_by(|a, b| a.1.cmp(&b.1).then(b.5.total_cmp(&a.5)));
+    steps.sort_by(|a, b| a.side.cmp(&b.side).then(b.p99.total_cmp(&a.p99)));
     let mut failures = BTreeMap::new();
     for failure in data.failures.iter().filter(|f| inside(f.at_ms, intervals)) {
         if let Some(kind) = data.failure_kinds.get(usize::from(failure.kind)) {
@@ -273,15 +309,13 @@ impl Run<'_> {
             pass: p95.is_some_and(|p| p < t.login_p95_ms)
                 || (p95.is_none() && f.ok > 0 && f.logins == 0),
         });
-        for (name, side, _, _, _, p99, _) in &f.steps {
-            if *side == Side::Gateway {
-                checks.push(Check {
-                    name: format!("p99 of {name}"),
-                    observed: format!("{p99:.2} ms"),
-                    limit: format!("< {} ms", t.step_p99_ms),
-                    pass: *p99 < t.step_p99_ms,
-                });
-            }
+        for step in f.steps.iter().filter(|step| step.side == Side::Gateway) {
+            checks.push(Check {
+                name: format!("p99 of {}", step.name),
+                observed: format!("{:.2} ms", step.p99),
+                limit: format!("< {} ms", t.step_p99_ms),
+                pass: step.p99 < t.step_p99_ms,
+            });
         }
         checks
     }
@@ -353,9 +387,9 @@ fn steps_by_interval(run: &Run<'_>) -> (Vec<String>, Vec<Vec<String>>) {
             row.extend(per_mark.iter().map(|f| {
                 f.steps
                     .iter()
-                    .find(|step| step.0 == *name)
-                    .map_or("–".into(), |(_, _, _, p50, p95, p99, _)| {
-                        format!("{p50:.2} / {p95:.2} / {p99:.2}")
+                    .find(|step| step.name == *name)
+                    .map_or("–".into(), |step| {
+                        format!("{:.2} / {:.2} / {:.2}", step.p50, step.p95, step.p99)
                     })
             }));
             row
@@ -434,13 +468,9 @@ pub fn text(run: &Run<'_>) -> String {
     }
     let f = run.judged_figures();
     let _ = writeln!(out, "\nSteps over the judged intervals (ms)");
-    let _ = writeln!(out, "  side | step | count | p50 | p95 | p99 | max");
-    for (name, side, count, p50, p95, p99, max) in &f.steps {
-        let _ = writeln!(
-            out,
-            "  {} | {name} | {count} | {p50:.2} | {p95:.2} | {p99:.2} | {max:.2}",
-            side.label()
-        );
+    let _ = writeln!(out, "  {}", STEP_HEADERS.join(" | "));
+    for step in &f.steps {
+        let _ = writeln!(out, "  {}", step.row().join(" | "));
     }
     if let Some(usage) = cost(run) {
         let _ = writeln!(out, "\nCost per visit over the judged intervals");
@@ -973,21 +1003,8 @@ table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #
     let f = run.judged_figures();
     out.push_str("<h2>Steps (judged intervals, ms)</h2>");
     out.push_str(&table(
-        &["side", "step", "count", "p50", "p95", "p99", "max"],
-        &f.steps
-            .iter()
-            .map(|(name, side, count, p50, p95, p99, max)| {
-                vec![
-                    side.label().to_owned(),
-                    name.clone(),
-                    count.to_string(),
-                    format!("{p50:.2}"),
-                    format!("{p95:.2}"),
-                    format!("{p99:.2}"),
-                    format!("{max:.2}"),
-                ]
-            })
-            .collect::<Vec<_>>(),
+        &STEP_HEADERS,
+        &f.steps.iter().map(StepFigures::row).collect::<Vec<_>>(),
     ));
     let scenario_rows: Vec<Vec<String>> = run
         .scenarios
