@@ -230,6 +230,20 @@ pub struct ServerConfig {
     /// Emit JSON logs (production) rather than human-readable ones.
     #[serde(default)]
     pub json_logs: bool,
+    /// On SIGTERM, the longest wait for in-flight requests to finish before
+    /// the process exits anyway.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_seconds: u64,
+    /// On SIGTERM, how long the replica keeps accepting requests while
+    /// `/readyz` already answers 503, so that a load balancer polling it stops
+    /// sending new ones before the listener closes. 0 under Kubernetes, whose
+    /// `preStop` hook plays that part.
+    #[serde(default)]
+    pub shutdown_delay_seconds: u64,
+}
+
+fn default_shutdown_grace() -> u64 {
+    25
 }
 
 /// `[session]`

@@ -1,11 +1,14 @@
 //! Running the gateway: connects the store, builds the shared state, starts
-//! background metadata refresh, serves HTTP, and drains on SIGTERM / Ctrl-C.
+//! background metadata refresh, serves HTTP, and drains on SIGTERM / Ctrl-C
+//! (architecture, "High availability": readiness goes false, in-flight
+//! requests finish within a grace period, then the process exits).
 //! [`run`] does it all from a loaded configuration (`sso-gateway serve`, or
 //! any binary running the gateway in its own process).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -116,15 +119,16 @@ pub async fn build(
         demo_link,
         school_cache: Arc::default(),
         oidc_keys,
+        lifecycle: Lifecycle::default(),
     };
     Ok((crate::web::router(state.clone()), state))
 }
 
 /// Builds the gateway, listens on `server.listen` and serves until SIGTERM
-/// or Ctrl-C (see [`serve`]).
+/// or Ctrl-C, then drains as `[server]` says (see [`serve_draining`]).
 pub async fn run(loaded: &LoadedConfig) -> Result<(), StartError> {
     let listen = loaded.config.server.listen.clone();
-    let (router, _) = build(loaded, None).await?;
+    let (router, state) = build(loaded, None).await?;
     let listener = TcpListener::bind(&listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -132,7 +136,7 @@ pub async fn run(loaded: &LoadedConfig) -> Result<(), StartError> {
             source,
         })?;
     tracing::info!(%listen, "sso-gateway listening");
-    serve(listener, router).await
+    serve_draining(listener, router, Drain::of(&state), shutdown_signal()).await
 }
 
 /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
@@ -146,6 +150,101 @@ pub async fn serve(listener: TcpListener, router: Router) -> Result<(), StartErr
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     Ok(())
+}
+
+/// Whether this replica is draining: shared by `/readyz` and the shutdown
+/// sequence of [`serve_draining`].
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    draining: Arc<AtomicBool>,
+}
+
+impl Lifecycle {
+    /// From now on `/readyz` answers 503.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Lifecycle::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// How a replica stops (`[server] shutdown_delay_seconds` and
+/// `shutdown_grace_seconds`).
+#[derive(Debug, Clone)]
+pub struct Drain {
+    /// Flipped when the stop signal arrives.
+    pub lifecycle: Lifecycle,
+    /// How long new requests are still accepted, with `/readyz` at 503.
+    pub delay: Duration,
+    /// The longest wait for in-flight requests once the listener is closed.
+    pub grace: Duration,
+}
+
+impl Drain {
+    /// The configured drain of a built gateway.
+    pub fn of(state: &AppState) -> Self {
+        let server = &state.config.server;
+        Self {
+            lifecycle: state.lifecycle.clone(),
+            delay: Duration::from_secs(server.shutdown_delay_seconds),
+            grace: Duration::from_secs(server.shutdown_grace_seconds),
+        }
+    }
+}
+
+/// Serves until `stop` completes, then drains: readiness goes false at
+/// once, new requests are still accepted for `drain.delay`, then the
+/// listener closes and in-flight requests have `drain.grace` to finish;
+/// after that the server stops whatever is left (the process exits and the
+/// connections drop).
+pub async fn serve_draining(
+    listener: TcpListener,
+    router: Router,
+    drain: Drain,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (close, closed) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = closed.await;
+    })
+    .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return Ok(result?),
+        () = stop => {}
+    }
+    drain.lifecycle.start_draining();
+    tracing::info!(
+        delay_s = drain.delay.as_secs(),
+        grace_s = drain.grace.as_secs(),
+        "draining: readiness is now false"
+    );
+    tokio::select! {
+        result = &mut server => return Ok(result?),
+        () = tokio::time::sleep(drain.delay) => {}
+    }
+    let _ = close.send(());
+    tracing::info!("listener closed, waiting for in-flight requests");
+    match tokio::time::timeout(drain.grace, server).await {
+        Ok(result) => {
+            tracing::info!("drained");
+            Ok(result?)
+        }
+        Err(_) => {
+            tracing::warn!(
+                grace_s = drain.grace.as_secs(),
+                "drain grace expired with requests still in flight; stopping"
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -166,5 +265,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown requested, draining in-flight requests");
+    tracing::info!("shutdown requested");
 }

@@ -1,11 +1,12 @@
 //! SSO sessions and pending login flows, kept in the shared store so that any
 //! replica serves any step (architecture "State").
 //!
-//! * Session `session:<id>`: the canonical identity, the upstream references
+//! * Session `session:{<id>}` (the braces are a Redis Cluster hash tag: a
+//!   session and its participants share a slot): the canonical identity, the upstream references
 //!   needed to log out there, creation and activity times. Its store TTL is
 //!   the idle timeout, refreshed on use, capped by the absolute timeout.
 //!   Participants (services that received an assertion) are a set
-//!   `session:<id>:sp` with the same TTL, appended atomically.
+//!   `session:{<id>}:sp` with the same TTL, appended atomically.
 //! * Service link `session:svc:<service>:<SHA-256 of the identifier>`: the
 //!   session of the user an ENT knows by that identifier (the NameID the
 //!   gateway sent it), written at each login to an ENT that may call the
@@ -167,6 +168,17 @@ fn oidc_request_key(state: &str) -> String {
     format!("oidcreq:{}", crate::digest(state))
 }
 
+/// Key of a session. The id is a Redis Cluster hash tag (`{...}`): the
+/// session and its participants set live in the same slot.
+fn session_key(id: &str) -> String {
+    format!("session:{{{id}}}")
+}
+
+/// Key of the set of a session's participants, in the session's slot.
+fn participants_key(id: &str) -> String {
+    format!("session:{{{id}}}:sp")
+}
+
 /// Key linking a service's identifier of a user to the session.
 fn service_user_key(service_id: &str, user: &str) -> String {
     format!("session:svc:{service_id}:{}", crate::digest(user))
@@ -206,21 +218,21 @@ impl<'a> Sessions<'a> {
     pub async fn create(&self, session: &Session) -> Result<String, StoreError> {
         let id = crate::random_token();
         let ttl = self.idle.min(self.absolute);
-        put_json(self.store, &format!("session:{id}"), session, ttl).await?;
+        put_json(self.store, &session_key(&id), session, ttl).await?;
         Ok(id)
     }
 
     /// The live session with this id, its idle timeout refreshed; None when
     /// absent, idle for too long or past its absolute lifetime.
     pub async fn get(&self, id: &str, now: i64) -> Result<Option<Session>, StoreError> {
-        let key = format!("session:{id}");
+        let key = session_key(id);
         let Some(session) = get_json::<Session>(self.store, &key).await? else {
             return Ok(None);
         };
         match self.ttl_for(&session, now) {
             Some(ttl) => {
                 self.store.touch(&key, ttl).await?;
-                self.store.touch(&format!("session:{id}:sp"), ttl).await?;
+                self.store.touch(&participants_key(id), ttl).await?;
                 Ok(Some(session))
             }
             None => {
@@ -233,8 +245,8 @@ impl<'a> Sessions<'a> {
     /// Ends a session; returns its participants.
     pub async fn delete(&self, id: &str) -> Result<Vec<Participant>, StoreError> {
         let participants = self.participants(id).await?;
-        self.store.delete(&format!("session:{id}")).await?;
-        self.store.delete(&format!("session:{id}:sp")).await?;
+        self.store.delete(&session_key(id)).await?;
+        self.store.delete(&participants_key(id)).await?;
         Ok(participants)
     }
 
@@ -250,7 +262,7 @@ impl<'a> Sessions<'a> {
         let member = serde_json::to_string(participant)
             .map_err(|err| StoreError::Serialization(err.to_string()))?;
         self.store
-            .set_add(&format!("session:{id}:sp"), &member, ttl)
+            .set_add(&participants_key(id), &member, ttl)
             .await
     }
 
@@ -292,13 +304,13 @@ impl<'a> Sessions<'a> {
             return Ok(None);
         };
         let id = String::from_utf8_lossy(&id);
-        let session = get_json::<Session>(self.store, &format!("session:{id}")).await?;
+        let session = get_json::<Session>(self.store, &session_key(&id)).await?;
         Ok(session.filter(|session| self.ttl_for(session, now).is_some()))
     }
 
     /// The services that received an assertion in the session.
     pub async fn participants(&self, id: &str) -> Result<Vec<Participant>, StoreError> {
-        let members = self.store.set_members(&format!("session:{id}:sp")).await?;
+        let members = self.store.set_members(&participants_key(id)).await?;
         Ok(members
             .iter()
             .filter_map(|member| serde_json::from_str(member).ok())

@@ -135,6 +135,8 @@ pub struct AppState {
     pub school_cache: Arc<crate::subscriptions::SchoolCache>,
     /// The OpenID provider's signing keys.
     pub oidc_keys: Arc<ProviderKeys>,
+    /// Whether this replica is draining (SIGTERM received).
+    pub lifecycle: crate::server::Lifecycle,
 }
 
 impl std::fmt::Debug for AppState {
@@ -388,6 +390,7 @@ pub async fn prepare(
         .map_err(|p| problems.push(p))
         .ok()
         .flatten();
+    problems.extend(shutdown_problems(loaded));
     if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),
@@ -438,6 +441,38 @@ pub async fn prepare(
         }),
         _ => Err(ConfigProblems(problems)),
     }
+}
+
+/// The drain settings: a grace of 1 to 600 seconds, and a delay shorter
+/// than the grace.
+fn shutdown_problems(loaded: &LoadedConfig) -> Vec<ConfigProblem> {
+    let server = &loaded.config.server;
+    let problem = |field: &str, message: String| ConfigProblem {
+        file: loaded.path.clone(),
+        line: None,
+        field: Some(format!("server.{field}")),
+        message,
+    };
+    let mut problems = Vec::new();
+    if !(1..=600).contains(&server.shutdown_grace_seconds) {
+        problems.push(problem(
+            "shutdown_grace_seconds",
+            format!(
+                "{} is outside 1 to 600 seconds",
+                server.shutdown_grace_seconds
+            ),
+        ));
+    }
+    if server.shutdown_delay_seconds >= server.shutdown_grace_seconds {
+        problems.push(problem(
+            "shutdown_delay_seconds",
+            format!(
+                "{} must be shorter than shutdown_grace_seconds ({})",
+                server.shutdown_delay_seconds, server.shutdown_grace_seconds
+            ),
+        ));
+    }
+    problems
 }
 
 /// The OpenID provider's keys, and its lifetimes checked; every client's

@@ -250,3 +250,26 @@ fn identifier_key_pins_and_previous_secrets_are_checked() {
         "expected {expected:?} in:\n{text}"
     );
 }
+
+#[test]
+fn a_drain_delay_not_shorter_than_the_grace_is_refused() {
+    let (_dir, config) = example();
+    replace(
+        &config,
+        "shutdown_delay_seconds = 0",
+        "shutdown_delay_seconds = 25",
+    );
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    assert!(
+        text.contains("field `server.shutdown_delay_seconds`: 25 must be shorter than shutdown_grace_seconds (25)"),
+        "{text}"
+    );
+    replace(
+        &config,
+        "shutdown_delay_seconds = 25",
+        "shutdown_delay_seconds = 24",
+    );
+    let (ok, text) = check(&config);
+    assert!(ok, "{text}");
+}

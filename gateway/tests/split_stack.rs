@@ -12,29 +12,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
 
-use common::{Browser, link, login_at_ent_apart};
+use common::{Browser, link, login_at_ent_apart, serve_child, testbed_for, wait_ready};
 use sso_gateway::config::LoadedConfig;
 use sso_gateway::demo::Testbed;
 use sso_store::testing::RedisServer;
 use tokio::net::TcpListener;
-
-/// The simulators on a free port, for a gateway at `gateway_addr` on
-/// `redis`: the testbed, the gateway's URL, the configuration folder.
-async fn testbed_for(
-    redis: &RedisServer,
-    gateway_addr: SocketAddr,
-) -> (Testbed, String, tempfile::TempDir) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gateway = format!("http://{gateway_addr}");
-    let out = tempfile::tempdir().unwrap();
-    let testbed = Testbed::start(listener, &gateway, gateway_addr, &redis.url(), out.path())
-        .await
-        .unwrap();
-    (testbed, gateway, out)
-}
 
 /// The JSON counters of the simulator at `/testbed/{sim}`.
 async fn sim_state(testbed: &Testbed, sim: &str) -> serde_json::Value {
@@ -185,39 +168,6 @@ async fn a_pupil_logs_in_through_a_gateway_apart_from_the_simulators_on_redis() 
     pupil_logs_in_and_opens_the_cas_resource(&testbed, &gateway).await;
 }
 
-/// A child process, killed when dropped.
-struct ChildProcess(std::process::Child);
-
-impl Drop for ChildProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits until the gateway at `gateway` is ready; fails with its log if it
-/// exits or is not ready after a minute.
-async fn wait_ready(child: &mut ChildProcess, gateway: &str, log: &Path) {
-    for _ in 0..600 {
-        if let Some(exit) = child.0.try_wait().unwrap() {
-            panic!(
-                "sso-gateway serve exited ({exit}):\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if let Ok(response) = reqwest::get(format!("{gateway}/readyz")).await
-            && response.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "sso-gateway serve not ready:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-}
-
 /// The `sso-gateway serve` binary (`server::run`) in its own process, on the
 /// testbed's configuration: what the load tests run.
 #[tokio::test]
@@ -232,21 +182,7 @@ async fn sso_gateway_serve_runs_apart_from_the_simulators_on_redis() {
     let (testbed, gateway, out) = testbed_for(&redis, gateway_addr).await;
 
     let log = out.path().join("gateway.log");
-    let mut child = ChildProcess(
-        std::process::Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&testbed.config_path)
-            .env_remove("SSO_PUBLIC_URL")
-            .env_remove("SSO_LISTEN")
-            .env_remove("SSO_REDIS_URL")
-            .env_remove("SSO_IDENTIFIER_SECRET")
-            .env_remove("SSO_ADMIN_TOKEN")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = serve_child(&testbed.config_path, &log);
     wait_ready(&mut child, &gateway, &log).await;
 
     pupil_logs_in_and_opens_the_cas_resource(&testbed, &gateway).await;

@@ -201,7 +201,16 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready for traffic: not draining, and the store answers.
 async fn readyz(State(state): State<AppState>) -> Response {
+    if state.lifecycle.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "draining",
+        )
+            .into_response();
+    }
     match state.store.ping().await {
         Ok(()) => "ready".into_response(),
         Err(_) => (

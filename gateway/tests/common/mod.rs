@@ -5,8 +5,13 @@
 #![cfg(test)]
 #![allow(dead_code)]
 
-use sso_gateway::demo::{DemoStack, DemoStore};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use sso_gateway::demo::{DemoStack, DemoStore, Testbed};
 use sso_store::testing::RedisServer;
+use tokio::net::TcpListener;
 
 pub use sso_testbed::html::{Form as SamlForm, form, link, saml_form};
 
@@ -319,4 +324,72 @@ pub fn operator_command(
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The simulators on a free port, for a gateway at `gateway_addr` on
+/// `redis`: the testbed, the gateway's URL, the configuration folder.
+pub async fn testbed_for(
+    redis: &RedisServer,
+    gateway_addr: SocketAddr,
+) -> (Testbed, String, tempfile::TempDir) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway = format!("http://{gateway_addr}");
+    let out = tempfile::tempdir().unwrap();
+    let testbed = Testbed::start(listener, &gateway, gateway_addr, &redis.url(), out.path())
+        .await
+        .unwrap();
+    (testbed, gateway, out)
+}
+
+/// A child process, killed when dropped.
+pub struct ChildProcess(pub std::process::Child);
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `sso-gateway serve --config <config>` in its own process (environment
+/// overrides removed), its log in `log`.
+pub fn serve_child(config: &Path, log: &Path) -> ChildProcess {
+    ChildProcess(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env_remove("SSO_PUBLIC_URL")
+            .env_remove("SSO_LISTEN")
+            .env_remove("SSO_REDIS_URL")
+            .env_remove("SSO_IDENTIFIER_SECRET")
+            .env_remove("SSO_ADMIN_TOKEN")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Waits until the gateway at `gateway` is ready; fails with its log if it
+/// exits or is not ready after a minute.
+pub async fn wait_ready(child: &mut ChildProcess, gateway: &str, log: &Path) {
+    for _ in 0..600 {
+        if let Some(exit) = child.0.try_wait().unwrap() {
+            panic!(
+                "sso-gateway serve exited ({exit}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if let Ok(response) = reqwest::get(format!("{gateway}/readyz")).await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "sso-gateway serve not ready:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
