@@ -1,4 +1,6 @@
-//! `sso-gateway`: serve, demo, check-config, aaf.
+//! `sso-gateway`: serve, demo, check-config, aaf, probe, slo.
+
+mod slo_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +74,13 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         command: AafCommand,
+    },
+    /// Synthetic login through a test account, recorded as JSON lines.
+    Probe(slo_cli::ProbeArgs),
+    /// Availability reports against the contractual service levels.
+    Slo {
+        #[command(subcommand)]
+        command: slo_cli::SloCommand,
     },
 }
 
@@ -203,6 +212,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Aaf { config, command } => aaf(&config, command).await,
         Command::Subscriptions { config, command } => subscriptions(&config, command).await,
         Command::Registry { config, command } => registry(&config, command).await,
+        Command::Probe(args) => slo_cli::probe(args).await,
+        Command::Slo { command } => slo_cli::slo(command),
         Command::Demo { listen, config_out } => {
             init_logs(false);
             let listener = TcpListener::bind(&listen).await?;
