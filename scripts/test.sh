@@ -34,3 +34,4 @@ export SSO_TEST_NODE_MODULES="$PWD/$interop/node_modules"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+./scripts/check-chart.sh
