@@ -26,6 +26,28 @@ pub enum StoreError {
         after: Duration,
     },
 
+    /// A one-time write (`insert_new` that created its key, `take` that removed
+    /// one) was applied on the primary, but fewer connected replicas than
+    /// required acknowledged it within the `WAIT` timeout: a failover now could
+    /// lose it. Fail-closed: the caller refuses the item (503), and the write is
+    /// not undone (a consumed ticket stays consumed, a recorded assertion ID
+    /// stays recorded, so a retry is refused rather than accepted twice).
+    #[error(
+        "state store command `{op}` on a `{key_kind}` key: {acked} of {required} replicas acknowledged it within {after:?}"
+    )]
+    ReplicationTimeout {
+        /// The operation (`take`, `insert_new`).
+        op: &'static str,
+        /// The kind of the key (the part before its first `:`).
+        key_kind: String,
+        /// Replicas that acknowledged the write.
+        acked: u32,
+        /// Replicas that had to.
+        required: u32,
+        /// The `WAIT` timeout that elapsed.
+        after: Duration,
+    },
+
     /// The store answered something this crate did not expect.
     #[error("unexpected reply from the state store: {0}")]
     Protocol(String),
@@ -52,11 +74,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True when the store is unreachable or too slow (`Unavailable`, `Timeout`):
+    /// True when the store is unreachable, too slow, or could not make a
+    /// one-time write durable (`Unavailable`, `Timeout`, `ReplicationTimeout`):
     /// the caller answers 503 with `Retry-After` and must not treat the request's
     /// one-time item as recorded.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Timeout { .. })
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Timeout { .. } | Self::ReplicationTimeout { .. }
+        )
     }
 }
 
@@ -71,6 +97,16 @@ mod tests {
             StoreError::Timeout {
                 op: "get",
                 after: Duration::from_millis(300)
+            }
+            .is_unavailable()
+        );
+        assert!(
+            StoreError::ReplicationTimeout {
+                op: "take",
+                key_kind: "ticket".into(),
+                acked: 0,
+                required: 1,
+                after: Duration::from_millis(100)
             }
             .is_unavailable()
         );

@@ -1,122 +1,43 @@
-//! [`RedisStore`]: the production implementation of [`Store`], one Redis endpoint
-//! shared by every replica (architecture, "State" and "High availability").
+//! [`RedisStore`]: the production implementation of [`Store`], shared by every
+//! replica (architecture, "State" and "High availability"), over one Redis
+//! endpoint, a Sentinel-managed primary ([`crate::primary`]) or a Redis
+//! Cluster ([`crate::cluster`]).
 //!
 //! * One-time items use Redis' atomic commands: `GETDEL` for [`Store::take`],
 //!   `SET NX PX` for [`Store::insert_new`]; sets get `SADD` and `PEXPIRE` in one
 //!   `MULTI`.
+//! * With `wait_replicas > 0`, a one-time write that changed something is
+//!   followed by `WAIT`, pipelined in the same request on a dedicated
+//!   connection, so that a failover cannot resurrect a consumed ticket; see
+//!   [`StoreError::ReplicationTimeout`] for the fail-closed rule.
 //! * Every key is prefixed with [`RedisConfig::key_prefix`].
 //! * Store unreachable: fail fast. Every command is bounded by
 //!   [`RedisConfig::command_timeout`]; errors for which
 //!   [`StoreError::is_unavailable`] is true come back instead of a hang, and
-//!   `redis::aio::ConnectionManager` reconnects by itself when Redis is back.
-//! * `rediss://` URLs use TLS (rustls with aws-lc) and verify the server against
-//!   the system roots, or the file named by `SSL_CERT_FILE` when it is set.
-//! * The URL may hold a password: it never reaches logs, errors or `Debug`.
+//!   the connections are re-established by themselves when Redis is back.
+//! * `rediss://` URLs (and `tls = true`) use TLS (rustls with aws-lc) and verify
+//!   the server against the system roots, or the file named by `SSL_CERT_FILE`
+//!   when it is set.
+//! * Passwords never reach logs, errors or `Debug`.
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster_async::ClusterConnection;
+use redis::{
+    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisFuture, RedisResult,
+    ServerErrorKind, Value,
+};
 
+use crate::census::WarnLimiter;
+use crate::cluster::{ClusterLink, by_slot};
+use crate::config::{RedisConfig, Topology, wait_millis};
+use crate::primary::{PrimaryLink, Timeouts, describe};
 use crate::store::{effective_ttl, key_kind};
 use crate::{BatchWrite, Store, StoreError};
-
-/// Reconnection attempts after the first one, within one reconnection round.
-/// Kept small: a command waits for the round it finds in progress (bounded by
-/// the command timeout), and the next command after a failed round starts a
-/// new one, so recovery follows Redis' return within one round.
-const RECONNECT_RETRIES: usize = 2;
-/// Smallest delay between two reconnection attempts.
-const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(25);
-/// Largest delay between two reconnection attempts.
-const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(250);
-
-/// Where and how to reach Redis.
-#[derive(Clone)]
-pub struct RedisConfig {
-    /// `redis://[user:password@]host:port/db` or `rediss://...` for TLS.
-    pub url: String,
-    /// Prepended to every key, e.g. `"sso:"`, so that several deployments can
-    /// share one Redis.
-    pub key_prefix: String,
-    /// Bound on establishing the first connection in [`RedisStore::connect`], and
-    /// on each reconnection attempt.
-    pub connect_timeout: Duration,
-    /// Bound on every command, so that "Redis gone" is an error in well under a
-    /// second rather than a hang.
-    pub command_timeout: Duration,
-}
-
-impl RedisConfig {
-    /// A configuration for `url` with the gateway's defaults: prefix `"sso:"`,
-    /// connect timeout 2 s, command timeout 250 ms.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            key_prefix: "sso:".to_owned(),
-            connect_timeout: Duration::from_secs(2),
-            command_timeout: Duration::from_millis(250),
-        }
-    }
-}
-
-impl fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisConfig")
-            .field("url", &redact_url(&self.url))
-            .field("key_prefix", &self.key_prefix)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("command_timeout", &self.command_timeout)
-            .finish()
-    }
-}
-
-/// The URL with its password (user info or `pass=`/`password=` query value)
-/// replaced by `***`.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "<not a URL>".to_owned();
-    };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
-        None => (rest, None),
-    };
-    let mut redacted = format!("{scheme}://");
-    match before_query.rsplit_once('@') {
-        Some((user_info, host)) => {
-            match user_info.split_once(':') {
-                Some((user, _password)) => redacted.push_str(&format!("{user}:***@")),
-                None => redacted.push_str(&format!("{user_info}@")),
-            }
-            redacted.push_str(host);
-        }
-        None => redacted.push_str(before_query),
-    }
-    if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if is_password_param(name) => format!("{name}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        redacted.push('?');
-        redacted.push_str(&pairs.join("&"));
-    }
-    redacted
-}
-
-fn is_password_param(name: &str) -> bool {
-    name.eq_ignore_ascii_case("pass") || name.eq_ignore_ascii_case("password")
-}
-
-fn uses_tls(url: &str) -> bool {
-    url.split_once("://").is_some_and(|(scheme, _)| {
-        scheme.eq_ignore_ascii_case("rediss") || scheme.eq_ignore_ascii_case("valkeys")
-    })
-}
 
 /// Makes sure rustls has a process-wide crypto provider before a TLS connection
 /// is made: the gateway installs aws-lc at start-up, and this installs the same
@@ -130,9 +51,67 @@ pub(crate) fn ensure_crypto_provider() {
 
 /// The Redis-backed [`Store`]; cheap to share behind an `Arc`.
 pub struct RedisStore {
-    manager: ConnectionManager,
+    backend: Backend,
     key_prefix: String,
     command_timeout: Duration,
+    wait: Option<WaitPolicy>,
+}
+
+/// Where commands go.
+enum Backend {
+    /// Standalone or Sentinel: one primary, swappable.
+    Primary(Arc<PrimaryLink>),
+    /// Redis Cluster.
+    Cluster(ClusterLink),
+}
+
+/// `WAIT` after one-time writes.
+struct WaitPolicy {
+    replicas: u32,
+    timeout: Duration,
+    warnings: WarnLimiter,
+}
+
+/// Which connection a command uses.
+#[derive(Clone, Copy)]
+enum Lane {
+    Main,
+    Durable,
+}
+
+/// A connection of either topology.
+#[derive(Clone)]
+enum Conn {
+    Manager(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Manager(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Manager(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Manager(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -140,49 +119,70 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("key_prefix", &self.key_prefix)
             .field("command_timeout", &self.command_timeout)
+            .field("primary", &self.primary())
             .finish_non_exhaustive()
     }
 }
 
 impl RedisStore {
-    /// Connects (bounded by `connect_timeout`). Every later command is bounded by
-    /// `command_timeout`, and the connection is re-established by itself after
-    /// Redis comes back.
+    /// Connects (bounded by `connect_timeout`) in the configured topology.
+    /// Every later command is bounded by `command_timeout` (plus
+    /// `wait_timeout` for the one-time writes followed by `WAIT`), and the
+    /// connections are re-established by themselves after Redis comes back;
+    /// in Sentinel mode they follow the primary.
     pub async fn connect(config: RedisConfig) -> Result<Self, StoreError> {
-        let target = redact_url(&config.url);
-        let client = redis::Client::open(config.url.as_str()).map_err(|err| {
-            StoreError::InvalidConfig(format!("Redis URL {target}: {}", describe(&err)))
-        })?;
-        if uses_tls(&config.url) {
-            ensure_crypto_provider();
-        }
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.command_timeout))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(RECONNECT_MIN_DELAY)
-            .set_max_delay(RECONNECT_MAX_DELAY);
-        let manager = tokio::time::timeout(
-            config.connect_timeout,
-            ConnectionManager::new_with_config(client, manager_config),
-        )
-        .await
-        .map_err(|_| StoreError::Timeout {
-            op: "connect",
-            after: config.connect_timeout,
-        })?
-        .map_err(|err| {
-            naming_target(
-                classify("connect", "", config.connect_timeout, &err),
-                &target,
-            )
-        })?;
-        tracing::info!(redis = %target, key_prefix = %config.key_prefix, "connected to the state store");
-        Ok(Self {
-            manager,
+        config.validate()?;
+        let wait = (config.wait_replicas > 0).then(|| WaitPolicy {
+            replicas: config.wait_replicas,
+            timeout: config.wait_timeout,
+            warnings: WarnLimiter::new(),
+        });
+        let timeouts = Timeouts {
+            connect: config.connect_timeout,
+            command: config.command_timeout,
+            durable: wait
+                .as_ref()
+                .map(|wait| config.command_timeout.saturating_add(wait.timeout)),
+        };
+        let backend = match config.topology {
+            Topology::Standalone { url } => {
+                Backend::Primary(PrimaryLink::standalone(&url, timeouts).await?)
+            }
+            Topology::Sentinel(sentinel) => {
+                Backend::Primary(PrimaryLink::sentinel(sentinel, timeouts).await?)
+            }
+            Topology::Cluster(cluster) => Backend::Cluster(
+                ClusterLink::connect(
+                    &cluster,
+                    timeouts.connect,
+                    timeouts.command,
+                    timeouts.durable,
+                )
+                .await?,
+            ),
+        };
+        let store = Self {
+            backend,
             key_prefix: config.key_prefix,
             command_timeout: config.command_timeout,
-        })
+            wait,
+        };
+        tracing::info!(
+            primary = store.primary().as_deref().unwrap_or("(cluster)"),
+            key_prefix = %store.key_prefix,
+            wait_replicas = config.wait_replicas,
+            "connected to the state store"
+        );
+        Ok(store)
+    }
+
+    /// `host:port` of the primary commands currently go to (standalone and
+    /// Sentinel modes); `None` in Cluster mode.
+    pub fn primary(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Primary(link) => Some(link.lanes().address.clone()),
+            Backend::Cluster(_) => None,
+        }
     }
 
     fn full_key(&self, key: &str) -> String {
@@ -196,19 +196,58 @@ impl RedisStore {
         cmd
     }
 
+    /// The connection for `lane`; fails at once when the primary was demoted.
+    fn connection(&self, lane: Lane) -> Result<Conn, StoreError> {
+        match &self.backend {
+            Backend::Primary(link) => {
+                let lanes = link.lanes();
+                if let Err(err) = lanes.check_current() {
+                    link.on_unavailable();
+                    return Err(err);
+                }
+                let manager = match (lane, &lanes.durable) {
+                    (Lane::Durable, Some(durable)) => durable.clone(),
+                    _ => lanes.main.clone(),
+                };
+                Ok(Conn::Manager(manager))
+            }
+            Backend::Cluster(link) => {
+                let connection = match (lane, &link.durable) {
+                    (Lane::Durable, Some(durable)) => durable.clone(),
+                    _ => link.main.clone(),
+                };
+                Ok(Conn::Cluster(connection))
+            }
+        }
+    }
+
     /// Sends one command, bounded by the command timeout.
-    async fn query<T: redis::FromRedisValue>(
+    async fn query<T: FromRedisValue>(
         &self,
         op: &'static str,
         key: &str,
         cmd: Cmd,
     ) -> Result<T, StoreError> {
-        let mut connection = self.manager.clone();
+        let mut connection = self.connection(Lane::Main)?;
         self.bounded(
             op,
             key,
             async move { cmd.query_async(&mut connection).await },
         )
+        .await
+    }
+
+    /// Sends one pipeline, bounded by the command timeout.
+    async fn query_pipeline<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        key: &str,
+        pipeline: Pipeline,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection(Lane::Main)?;
+        self.bounded(op, key, async move {
+            pipeline.query_async(&mut connection).await
+        })
         .await
     }
 
@@ -223,18 +262,11 @@ impl RedisStore {
             .await
     }
 
-    /// The same for a pipeline of `len` commands: the command timeout plus
-    /// one more per 500 commands.
-    async fn bounded_batch<T>(
-        &self,
-        op: &'static str,
-        key: &str,
-        len: usize,
-        command: impl Future<Output = RedisResult<T>>,
-    ) -> Result<T, StoreError> {
+    /// The limit for a batch of `len` commands: the command timeout plus one
+    /// more per 500 commands.
+    fn batch_limit(&self, len: usize) -> Duration {
         let extra = u32::try_from(len / 500).unwrap_or(u32::MAX);
-        let limit = self.command_timeout.saturating_mul(extra.saturating_add(1));
-        self.bounded_by(limit, op, key, command).await
+        self.command_timeout.saturating_mul(extra.saturating_add(1))
     }
 
     async fn bounded_by<T>(
@@ -249,24 +281,182 @@ impl RedisStore {
             Ok(Err(err)) => classify(op, key, limit, &err),
             Err(_) => StoreError::Timeout { op, after: limit },
         };
-        tracing::debug!(op, key_kind = key_kind(key), %error, "state store command failed");
+        self.failed(op, key, &error);
         Err(error)
     }
-}
 
-/// Adds the (redacted) Redis URL to a connection failure.
-fn naming_target(err: StoreError, target: &str) -> StoreError {
-    match err {
-        StoreError::Unavailable(reason) => {
-            StoreError::Unavailable(format!("cannot connect to {target}: {reason}"))
+    /// Logs a failure and, when it may mean that the primary changed, lets the
+    /// Sentinel link re-resolve it.
+    fn failed(&self, op: &'static str, key: &str, error: &StoreError) {
+        tracing::debug!(op, key_kind = key_kind(key), %error, "state store command failed");
+        if error.is_unavailable()
+            && let Backend::Primary(link) = &self.backend
+        {
+            link.on_unavailable();
         }
-        StoreError::Protocol(reason) => {
-            StoreError::Protocol(format!("cannot connect to {target}: {reason}"))
+    }
+
+    /// Sends the commands `build` makes for each group of `keys` (prefixed)
+    /// that may share a pipeline (all of them, or one group per slot in
+    /// Cluster mode), concurrently; returns the replies in the order of `keys`.
+    /// `first` (unprefixed) names the batch in errors.
+    async fn grouped(
+        &self,
+        op: &'static str,
+        first: &str,
+        keys: &[&str],
+        build: impl Fn(&mut Pipeline, usize),
+    ) -> Result<Vec<Value>, StoreError> {
+        let groups = match &self.backend {
+            Backend::Primary(_) => vec![(0..keys.len()).collect::<Vec<usize>>()],
+            Backend::Cluster(_) => by_slot(keys.iter().copied()),
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for (group_index, group) in groups.iter().enumerate() {
+            let mut pipeline = redis::pipe();
+            for &index in group {
+                build(&mut pipeline, index);
+            }
+            let mut connection = self.connection(Lane::Main)?;
+            tasks.spawn(async move {
+                let replies: RedisResult<Vec<Value>> = pipeline.query_async(&mut connection).await;
+                (group_index, replies)
+            });
         }
-        StoreError::InvalidConfig(reason) => {
-            StoreError::InvalidConfig(format!("Redis URL {target}: {reason}"))
+        let limit = self.batch_limit(keys.len());
+        let gathered = self
+            .bounded_by(limit, op, first, async move {
+                let mut per_group = Vec::with_capacity(tasks.len());
+                while let Some(joined) = tasks.join_next().await {
+                    let (group_index, replies) = joined.map_err(|err| {
+                        RedisError::from(std::io::Error::other(format!(
+                            "pipeline task ended: {err}"
+                        )))
+                    })?;
+                    per_group.push((group_index, replies?));
+                }
+                Ok(per_group)
+            })
+            .await?;
+        let mut out = vec![Value::Nil; keys.len()];
+        for (group_index, replies) in gathered {
+            let Some(group) = groups.get(group_index) else {
+                return Err(protocol(op, first, "one reply group per key group"));
+            };
+            if replies.len() != group.len() {
+                return Err(protocol(op, first, "one reply per key"));
+            }
+            for (&index, reply) in group.iter().zip(replies) {
+                if let Some(slot) = out.get_mut(index) {
+                    *slot = reply;
+                }
+            }
         }
-        other => other,
+        Ok(out)
+    }
+
+    /// A one-time write (`cmd` on `key`), followed by `WAIT` when configured.
+    /// `applied` tells whether the reply means the write changed something:
+    /// only then do the replicas' acknowledgements matter.
+    /// The whole operation (replica count, write, `WAIT`, recount) is
+    /// bounded by the command timeout plus the `WAIT` timeout.
+    async fn one_time(
+        &self,
+        op: &'static str,
+        key: &str,
+        cmd: Cmd,
+        applied: impl Fn(&Value) -> bool,
+    ) -> Result<Value, StoreError> {
+        let Some(wait) = &self.wait else {
+            return self.query(op, key, cmd).await;
+        };
+        let limit = self.command_timeout.saturating_add(wait.timeout);
+        match tokio::time::timeout(limit, self.one_time_waiting(wait, op, key, cmd, applied)).await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let error = StoreError::Timeout { op, after: limit };
+                self.failed(op, key, &error);
+                Err(error)
+            }
+        }
+    }
+
+    async fn one_time_waiting(
+        &self,
+        wait: &WaitPolicy,
+        op: &'static str,
+        key: &str,
+        cmd: Cmd,
+        applied: impl Fn(&Value) -> bool,
+    ) -> Result<Value, StoreError> {
+        let full_key = self.full_key(key);
+        let connected = self.replicas(&full_key, false).await;
+        let required = match connected {
+            Some(connected) if connected < wait.replicas => {
+                self.warn_fewer_replicas(wait, connected);
+                connected
+            }
+            _ => wait.replicas,
+        };
+        if required == 0 {
+            return self.query(op, key, cmd).await;
+        }
+        let mut pipeline = redis::pipe();
+        pipeline
+            .add_command(cmd)
+            .cmd("WAIT")
+            .arg(required)
+            .arg(wait_millis(wait.timeout));
+        let mut connection = self.connection(Lane::Durable)?;
+        let limit = self.command_timeout.saturating_add(wait.timeout);
+        let (reply, acked): (Value, u32) = self
+            .bounded_by(limit, op, key, async move {
+                pipeline.query_async(&mut connection).await
+            })
+            .await?;
+        if !applied(&reply) || acked >= required {
+            return Ok(reply);
+        }
+        // Replicas that went away meanwhile cannot acknowledge anything.
+        if let Some(now) = self.replicas(&full_key, true).await
+            && acked >= now
+        {
+            self.warn_fewer_replicas(wait, now);
+            return Ok(reply);
+        }
+        let error = StoreError::ReplicationTimeout {
+            op,
+            key_kind: key_kind(key).to_owned(),
+            acked,
+            required,
+            after: wait.timeout,
+        };
+        tracing::warn!(%error, "one-time write not acknowledged by the replicas");
+        Err(error)
+    }
+
+    /// Online replicas of the primary owning `full_key`: cached, or `fresh`.
+    async fn replicas(&self, full_key: &str, fresh: bool) -> Option<u32> {
+        match (&self.backend, fresh) {
+            (Backend::Primary(link), false) => link.lanes().replicas(self.command_timeout).await,
+            (Backend::Primary(link), true) => {
+                link.lanes().fresh_replicas(self.command_timeout).await
+            }
+            (Backend::Cluster(link), false) => link.replicas(full_key).await,
+            (Backend::Cluster(link), true) => link.fresh_replicas(full_key).await,
+        }
+    }
+
+    fn warn_fewer_replicas(&self, wait: &WaitPolicy, connected: u32) {
+        if wait.warnings.allow() {
+            tracing::warn!(
+                connected,
+                wait_replicas = wait.replicas,
+                "fewer Redis replicas connected than wait_replicas: one-time writes wait for \
+                 the replicas that exist"
+            );
+        }
     }
 }
 
@@ -288,7 +478,12 @@ fn server_code(err: &RedisError) -> Option<String> {
 
 /// What a failure means for the caller. Only Redis' error codes and I/O errors
 /// reach the message: replies that fail to parse may quote a stored value.
-fn classify(op: &'static str, key: &str, after: Duration, err: &RedisError) -> StoreError {
+pub(crate) fn classify(
+    op: &'static str,
+    key: &str,
+    after: Duration,
+    err: &RedisError,
+) -> StoreError {
     let subject = subject(op, key);
     if err.is_timeout() {
         return StoreError::Timeout { op, after };
@@ -340,14 +535,6 @@ fn classify(op: &'static str, key: &str, after: Duration, err: &RedisError) -> S
     }
 }
 
-/// A description of a client-side error that cannot quote a stored value.
-fn describe(err: &RedisError) -> String {
-    match err.kind() {
-        ErrorKind::Io | ErrorKind::InvalidClientConfig => err.to_string(),
-        _ => err.category().to_owned(),
-    }
-}
-
 /// Names an operation in messages: `` `get` on a `session` key ``, or `` `ping` ``
 /// for operations without a key.
 fn subject(op: &str, key: &str) -> String {
@@ -360,6 +547,11 @@ fn subject(op: &str, key: &str) -> String {
 
 fn protocol(op: &'static str, key: &str, expected: &str) -> StoreError {
     StoreError::Protocol(format!("{}: expected {expected}", subject(op, key)))
+}
+
+/// Decodes a reply of a known shape.
+fn decode<T: FromRedisValue>(op: &'static str, key: &str, value: Value) -> Result<T, StoreError> {
+    T::from_redis_value(value).map_err(|_| protocol(op, key, "another reply type"))
 }
 
 #[async_trait::async_trait]
@@ -379,13 +571,21 @@ impl Store for RedisStore {
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.query("take", key, self.keyed("GETDEL", key)).await
+        let reply = self
+            .one_time("take", key, self.keyed("GETDEL", key), |reply| {
+                !matches!(reply, Value::Nil)
+            })
+            .await?;
+        decode("take", key, reply)
     }
 
     async fn insert_new(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
         let mut cmd = self.keyed("SET", key);
         cmd.arg(value).arg("NX").arg("PX").arg(ttl_millis(ttl));
-        match self.query("insert_new", key, cmd).await? {
+        match self
+            .one_time("insert_new", key, cmd, |reply| matches!(reply, Value::Okay))
+            .await?
+        {
             Value::Okay => Ok(true),
             Value::Nil => Ok(false),
             _ => Err(protocol("insert_new", key, "OK or nil")),
@@ -415,11 +615,7 @@ impl Store for RedisStore {
             .arg(&full_key)
             .arg(ttl_millis(ttl))
             .ignore();
-        let mut connection = self.manager.clone();
-        self.bounded("set_add", key, async move {
-            pipeline.query_async::<()>(&mut connection).await
-        })
-        .await
+        self.query_pipeline("set_add", key, pipeline).await
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
@@ -428,47 +624,51 @@ impl Store for RedisStore {
     }
 
     async fn write_batch(&self, writes: &[BatchWrite], ttl: Duration) -> Result<(), StoreError> {
-        let Some(first) = writes.first() else {
+        if writes.is_empty() {
             return Ok(());
-        };
+        }
         let millis = ttl_millis(ttl);
-        let mut pipeline = redis::pipe();
-        for write in writes {
-            let key = self.full_key(write.key());
+        let full_keys: Vec<String> = writes
+            .iter()
+            .map(|write| self.full_key(write.key()))
+            .collect();
+        let keys: Vec<&str> = full_keys.iter().map(String::as_str).collect();
+        let first = writes.first().map(BatchWrite::key).unwrap_or_default();
+        self.grouped("write_batch", first, &keys, |pipeline, index| {
+            let (Some(write), Some(key)) = (writes.get(index), full_keys.get(index)) else {
+                return;
+            };
             match write {
                 BatchWrite::Put { value, .. } => {
                     pipeline
                         .cmd("SET")
-                        .arg(&key)
+                        .arg(key)
                         .arg(value.as_slice())
                         .arg("PX")
-                        .arg(millis)
-                        .ignore();
+                        .arg(millis);
                 }
                 BatchWrite::Delete { .. } => {
-                    pipeline.cmd("UNLINK").arg(&key).ignore();
+                    pipeline.cmd("UNLINK").arg(key);
                 }
                 BatchWrite::SetAdd { member, .. } => {
+                    // One reply per write: the set's TTL is refreshed by a
+                    // script-free second command whose reply is ignored.
                     pipeline
                         .cmd("SADD")
-                        .arg(&key)
+                        .arg(key)
                         .arg(member)
-                        .ignore()
                         .cmd("PEXPIRE")
-                        .arg(&key)
+                        .arg(key)
                         .arg(millis)
                         .ignore();
                 }
                 BatchWrite::SetRemove { member, .. } => {
-                    pipeline.cmd("SREM").arg(&key).arg(member).ignore();
+                    pipeline.cmd("SREM").arg(key).arg(member);
                 }
             }
-        }
-        let mut connection = self.manager.clone();
-        self.bounded_batch("write_batch", first.key(), writes.len(), async move {
-            pipeline.query_async::<()>(&mut connection).await
         })
         .await
+        .map(drop)
     }
 
     async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
@@ -482,12 +682,7 @@ impl Store for RedisStore {
             .arg(&full_key)
             .arg(ttl_millis(ttl))
             .ignore();
-        let mut connection = self.manager.clone();
-        let (value,): (u64,) = self
-            .bounded("incr", key, async move {
-                pipeline.query_async(&mut connection).await
-            })
-            .await?;
+        let (value,): (u64,) = self.query_pipeline("incr", key, pipeline).await?;
         Ok(value)
     }
 
@@ -495,17 +690,19 @@ impl Store for RedisStore {
         let Some(first) = keys.first() else {
             return Ok(Vec::new());
         };
-        let mut pipeline = redis::pipe();
-        for key in keys {
-            pipeline.cmd("GET").arg(self.full_key(key));
-        }
-        let mut connection = self.manager.clone();
-        self.bounded_batch("get_many", first, keys.len(), async move {
-            pipeline
-                .query_async::<Vec<Option<Vec<u8>>>>(&mut connection)
-                .await
-        })
-        .await
+        let full_keys: Vec<String> = keys.iter().map(|key| self.full_key(key)).collect();
+        let refs: Vec<&str> = full_keys.iter().map(String::as_str).collect();
+        let replies = self
+            .grouped("get_many", first, &refs, |pipeline, index| {
+                if let Some(key) = full_keys.get(index) {
+                    pipeline.cmd("GET").arg(key);
+                }
+            })
+            .await?;
+        replies
+            .into_iter()
+            .map(|reply| decode("get_many", first, reply))
+            .collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -523,32 +720,6 @@ mod tests {
     use std::io;
 
     use super::*;
-
-    #[test]
-    fn debug_redacts_the_password_and_keeps_the_rest() {
-        // Positive control: a URL without secret is shown as is.
-        let plain = RedisConfig::new("redis://redis.internal:6379/2");
-        assert!(format!("{plain:?}").contains("redis://redis.internal:6379/2"));
-
-        for url in [
-            "redis://gateway:Sup3rS3cret@redis.internal:6379/2",
-            "rediss://:Sup3rS3cret@redis.internal:6380",
-            "redis://gateway:p@ss:Sup3rS3cret@redis.internal",
-            "redis+unix:///run/redis.sock?db=1&pass=Sup3rS3cret",
-        ] {
-            let shown = format!("{:?}", RedisConfig::new(url));
-            assert!(!shown.contains("Sup3rS3cret"), "{shown}");
-            assert!(shown.contains("***"), "{shown}");
-        }
-        let shown = format!(
-            "{:?}",
-            RedisConfig::new("redis://gateway:Sup3rS3cret@redis.internal:6379/2")
-        );
-        assert!(
-            shown.contains("redis://gateway:***@redis.internal:6379/2"),
-            "{shown}"
-        );
-    }
 
     #[tokio::test]
     async fn a_malformed_url_is_a_configuration_error_without_the_password() {

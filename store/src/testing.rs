@@ -7,6 +7,10 @@
 //! temporary directory and returns once that very process answers `PING`.
 //! [`RedisServer::stop`] and [`RedisServer::restart`] simulate "Redis gone" and
 //! "Redis back" on the same port.
+//!
+//! [`SentinelSet`] (a primary, a replica and three sentinels) and
+//! [`ClusterSet`] (three primaries, optionally with a replica each) run the
+//! high-availability topologies of issue 7 for failover and cluster tests.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,6 +20,10 @@ use std::time::{Duration, Instant};
 use redis::TlsCertificates;
 
 use crate::redis_store::ensure_crypto_provider;
+
+mod topology;
+
+pub use topology::{ClusterSet, SentinelOptions, SentinelSet};
 
 /// How many ports [`RedisServer::start`] tries before giving up.
 const PORT_ATTEMPTS: usize = 5;
@@ -94,6 +102,10 @@ pub enum HarnessError {
         /// The end of its log file.
         log: String,
     },
+
+    /// A multi-process topology (Sentinel, Cluster) did not settle in time.
+    #[error("test Redis topology not ready: {0}")]
+    Topology(String),
 
     /// Every port tried was taken by another process before Redis could bind it.
     #[error(
@@ -409,7 +421,7 @@ impl Drop for RedisServer {
 }
 
 /// A port that was free on 127.0.0.1 a moment ago.
-fn free_port() -> Result<u16, HarnessError> {
+pub(crate) fn free_port() -> Result<u16, HarnessError> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(HarnessError::NoFreePort)?;
     let port = listener
         .local_addr()
@@ -419,7 +431,7 @@ fn free_port() -> Result<u16, HarnessError> {
 }
 
 /// The last lines of the server log, or why it could not be read.
-fn log_tail(path: &Path) -> String {
+pub(crate) fn log_tail(path: &Path) -> String {
     match std::fs::read_to_string(path) {
         Ok(log) => {
             let lines: Vec<&str> = log.lines().collect();

@@ -17,10 +17,10 @@ const REPLICA_TASKS: usize = 50;
 
 fn config(url: String, key_prefix: &str, command_timeout: Duration) -> RedisConfig {
     RedisConfig {
-        url,
         key_prefix: key_prefix.to_owned(),
         connect_timeout: Duration::from_secs(2),
         command_timeout,
+        ..RedisConfig::new(url)
     }
 }
 

@@ -132,10 +132,9 @@ async fn tls_client() {
     let url = std::env::var(URL_VAR).expect("run by the parent test, which sets the URL");
     let expect = std::env::var(EXPECT_VAR).expect("run by the parent test, which sets it");
     let config = RedisConfig {
-        url,
-        key_prefix: "sso:".to_owned(),
         connect_timeout: Duration::from_secs(5),
         command_timeout: Duration::from_secs(5),
+        ..RedisConfig::new(url)
     };
     let outcome = RedisStore::connect(config).await;
     match expect.as_str() {
