@@ -207,11 +207,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
 
 fn redis_config(url: &str) -> RedisConfig {
     RedisConfig {
-        url: url.to_owned(),
         key_prefix: "sso:".to_owned(),
         connect_timeout: Duration::from_secs(10),
         // Pipelines of 1,000 writes on a busy 2-core machine: be generous.
         command_timeout: Duration::from_secs(30),
+        ..RedisConfig::new(url)
     }
 }
 

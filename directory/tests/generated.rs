@@ -60,11 +60,11 @@ async fn redis() -> Harness {
     let server = RedisServer::start().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(
         RedisStore::connect(RedisConfig {
-            url: server.url(),
             key_prefix: "sso:".to_owned(),
             connect_timeout: Duration::from_secs(5),
             // Debug builds on a shared 2-core machine: no reason to fail on a slow pipeline.
             command_timeout: Duration::from_secs(5),
+            ..RedisConfig::new(server.url())
         })
         .await
         .unwrap(),

@@ -473,10 +473,10 @@ async fn full_cycle(store: Arc<dyn Store>) {
 async fn redis(server: &RedisServer) -> Arc<dyn Store> {
     Arc::new(
         RedisStore::connect(RedisConfig {
-            url: server.url(),
             key_prefix: "sso:".to_owned(),
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_millis(300),
+            ..RedisConfig::new(server.url())
         })
         .await
         .unwrap(),

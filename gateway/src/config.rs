@@ -3,6 +3,7 @@
 //! file per downstream service, IdP metadata files and key files, all paths
 //! relative to the configuration file's folder. Secrets and addresses may be
 //! overridden by environment variables (`SSO_REDIS_URL`,
+//! `SSO_REDIS_PASSWORD`, `SSO_REDIS_SENTINEL_PASSWORD`,
 //! `SSO_IDENTIFIER_SECRET`, `SSO_PUBLIC_URL`, `SSO_LISTEN`, and
 //! `SSO_OIDC_CLIENT_SECRET_<ID>` for the client secret of each
 //! `[[oidc_idp]]`). The upstream identity providers of the three kinds
@@ -15,11 +16,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use idp_connectors::config::{HeaderIdpConfig, OidcIdpConfig, SamlIdpConfig};
 use idp_connectors::mapping::{Mapping, MappingConfig};
 use serde::Deserialize;
 use sso_core::{Location, line_of};
+use sso_store::{ClusterConfig, RedisConfig, SentinelConfig, Topology};
 use toml::Spanned;
 
 /// The whole configuration file.
@@ -276,24 +279,126 @@ impl Default for SessionConfig {
 
 /// `[store]`
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum StoreConfig {
     /// In-process memory: demo and single node only.
     Memory,
     /// Redis, shared by every replica.
-    Redis {
-        /// `redis://[user:password@]host:port/db` (or `rediss://`).
-        url: String,
-        /// Prefix of every key.
-        #[serde(default = "default_prefix")]
-        key_prefix: String,
-        /// Bound on every command.
-        #[serde(default = "default_command_timeout")]
-        command_timeout_ms: u64,
-        /// Bound on connecting.
-        #[serde(default = "default_connect_timeout")]
-        connect_timeout_ms: u64,
-    },
+    Redis(RedisStoreConfig),
+}
+
+/// How the Redis deployment is laid out (`[store] mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    /// One endpoint (`url`).
+    #[default]
+    Standalone,
+    /// A primary and replicas watched by Redis Sentinel (`sentinels`,
+    /// `master_name`).
+    Sentinel,
+    /// A Redis Cluster (`nodes`).
+    Cluster,
+}
+
+/// `[store] kind = "redis"`: the fields of every mode. Passwords come from
+/// the environment (`SSO_REDIS_PASSWORD` for the data nodes in Sentinel and
+/// Cluster modes, `SSO_REDIS_SENTINEL_PASSWORD` for the sentinels) or, in
+/// standalone mode, from the URL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisStoreConfig {
+    /// `standalone`, `sentinel` or `cluster`.
+    #[serde(default)]
+    pub mode: RedisMode,
+    /// Standalone: `redis://[user:password@]host:port/db` (or `rediss://`).
+    pub url: Option<String>,
+    /// Sentinel: the sentinels, `host:port`, asked in turn.
+    #[serde(default)]
+    pub sentinels: Vec<String>,
+    /// Sentinel: the name the sentinels monitor the primary under.
+    pub master_name: Option<String>,
+    /// Sentinel and Cluster: ACL user on the data nodes.
+    pub username: Option<String>,
+    /// Sentinel: TLS to the data nodes.
+    #[serde(default)]
+    pub tls: bool,
+    /// Sentinel: logical database on the data nodes.
+    #[serde(default)]
+    pub db: i64,
+    /// Sentinel: ACL user on the sentinels.
+    pub sentinel_username: Option<String>,
+    /// Sentinel: TLS to the sentinels.
+    #[serde(default)]
+    pub sentinel_tls: bool,
+    /// Cluster: seed node URLs.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Prefix of every key.
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+    /// Bound on every command.
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout_ms: u64,
+    /// Bound on connecting.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Replicas that must acknowledge a one-time write (`WAIT`) when that
+    /// many are connected; 0 turns `WAIT` off.
+    #[serde(default = "default_wait_replicas")]
+    pub wait_replicas: u32,
+    /// Longest wait for those acknowledgements.
+    #[serde(default = "default_wait_timeout")]
+    pub wait_timeout_ms: u64,
+    /// Data-node password (`SSO_REDIS_PASSWORD`), never from the file.
+    #[serde(skip)]
+    pub password: Option<String>,
+    /// Sentinel password (`SSO_REDIS_SENTINEL_PASSWORD`), never from the file.
+    #[serde(skip)]
+    pub sentinel_password: Option<String>,
+}
+
+impl RedisStoreConfig {
+    /// The store crate's configuration, or what is missing for the mode.
+    pub fn to_redis_config(&self) -> Result<RedisConfig, String> {
+        let topology = match self.mode {
+            RedisMode::Standalone => Topology::Standalone {
+                url: self
+                    .url
+                    .clone()
+                    .ok_or("standalone mode needs `url` (or SSO_REDIS_URL)")?,
+            },
+            RedisMode::Sentinel => Topology::Sentinel(SentinelConfig {
+                sentinels: self.sentinels.clone(),
+                master_name: self
+                    .master_name
+                    .clone()
+                    .ok_or("sentinel mode needs `master_name`")?,
+                username: self.username.clone(),
+                password: self.password.clone(),
+                tls: self.tls,
+                db: self.db,
+                sentinel_username: self.sentinel_username.clone(),
+                sentinel_password: self.sentinel_password.clone(),
+                sentinel_tls: self.sentinel_tls,
+            }),
+            RedisMode::Cluster => Topology::Cluster(ClusterConfig {
+                nodes: self.nodes.clone(),
+                username: self.username.clone(),
+                password: self.password.clone(),
+            }),
+        };
+        let config = RedisConfig {
+            topology,
+            key_prefix: self.key_prefix.clone(),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            command_timeout: Duration::from_millis(self.command_timeout_ms),
+            wait_replicas: self.wait_replicas,
+            wait_timeout: Duration::from_millis(self.wait_timeout_ms),
+        };
+        config.validate().map_err(|err| err.to_string())?;
+        Ok(config)
+    }
 }
 
 fn default_prefix() -> String {
@@ -306,6 +411,14 @@ fn default_command_timeout() -> u64 {
 
 fn default_connect_timeout() -> u64 {
     2000
+}
+
+fn default_wait_replicas() -> u32 {
+    1
+}
+
+fn default_wait_timeout() -> u64 {
+    100
 }
 
 /// `[keys]`
@@ -534,10 +647,12 @@ impl LoadedConfig {
 }
 
 fn apply_env_overrides(config: &mut GatewayConfig) {
-    if let Ok(url) = std::env::var("SSO_REDIS_URL")
-        && let StoreConfig::Redis { url: current, .. } = &mut config.store
-    {
-        *current = url;
+    if let StoreConfig::Redis(redis) = &mut config.store {
+        if let Ok(url) = std::env::var("SSO_REDIS_URL") {
+            redis.url = Some(url);
+        }
+        redis.password = std::env::var("SSO_REDIS_PASSWORD").ok();
+        redis.sentinel_password = std::env::var("SSO_REDIS_SENTINEL_PASSWORD").ok();
     }
     if let Ok(public_url) = std::env::var("SSO_PUBLIC_URL") {
         config.server.public_url = Spanned::new(0..0, public_url);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::Router;
 use sso_directory::store::Directory;
-use sso_store::{MemoryStore, RedisConfig, RedisStore, Store};
+use sso_store::{MemoryStore, RedisStore, Store};
 use tokio::net::TcpListener;
 
 use crate::config::{LoadedConfig, StoreConfig};
@@ -49,18 +49,12 @@ pub enum StartError {
 pub async fn connect_store(config: &StoreConfig) -> Result<Arc<dyn Store>, sso_store::StoreError> {
     Ok(match config {
         StoreConfig::Memory => Arc::new(MemoryStore::new()),
-        StoreConfig::Redis {
-            url,
-            key_prefix,
-            command_timeout_ms,
-            connect_timeout_ms,
-        } => Arc::new(
-            RedisStore::connect(RedisConfig {
-                url: url.clone(),
-                key_prefix: key_prefix.clone(),
-                connect_timeout: Duration::from_millis(*connect_timeout_ms),
-                command_timeout: Duration::from_millis(*command_timeout_ms),
-            })
+        StoreConfig::Redis(redis) => Arc::new(
+            RedisStore::connect(
+                redis
+                    .to_redis_config()
+                    .map_err(sso_store::StoreError::InvalidConfig)?,
+            )
             .await?,
         ),
     })

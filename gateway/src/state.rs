@@ -391,6 +391,16 @@ pub async fn prepare(
         .ok()
         .flatten();
     problems.extend(shutdown_problems(loaded));
+    if let crate::config::StoreConfig::Redis(redis) = &config.store
+        && let Err(message) = redis.to_redis_config()
+    {
+        problems.push(ConfigProblem {
+            file: loaded.path.clone(),
+            line: None,
+            field: Some("store".into()),
+            message,
+        });
+    }
     if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),

@@ -273,3 +273,26 @@ fn a_drain_delay_not_shorter_than_the_grace_is_refused() {
     let (ok, text) = check(&config);
     assert!(ok, "{text}");
 }
+
+#[test]
+fn each_redis_mode_needs_its_fields() {
+    let (_dir, config) = example();
+    replace(&config, "mode = \"standalone\"", "mode = \"sentinel\"");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    assert!(
+        text.contains("field `store`: sentinel mode needs `master_name`"),
+        "{text}"
+    );
+    replace(
+        &config,
+        "mode = \"sentinel\"",
+        "mode = \"sentinel\"\nmaster_name = \"sso\"\nsentinels = [\"127.0.0.1:26379\"]",
+    );
+    let (ok, text) = check(&config);
+    assert!(ok, "{text}");
+    replace(&config, "key_prefix = \"sso:\"", "key_prefix = \"{sso}:\"");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    assert!(text.contains("must not contain"), "{text}");
+}
