@@ -17,6 +17,9 @@ pub struct IdpChoice {
     pub label: String,
     /// Second line.
     pub description: Option<String>,
+    /// The upstream's circuit breaker is open: the choice is marked
+    /// "momentanément indisponible" (in words, not only by colour).
+    pub unavailable: bool,
 }
 
 /// A service named on the logout page, with whether it answered.
@@ -59,6 +62,10 @@ impl Pages {
             ("error.html", include_str!("../templates/error.html")),
             ("home.html", include_str!("../templates/home.html")),
             ("legal.html", include_str!("../templates/legal.html")),
+            (
+                "upstream_unavailable.html",
+                include_str!("../templates/upstream_unavailable.html"),
+            ),
             ("logout.html", include_str!("../templates/logout.html")),
             (
                 "mediacentre.html",
@@ -86,6 +93,22 @@ impl Pages {
         idps: &[IdpChoice],
     ) -> Result<String, RenderError> {
         self.render("discovery.html", context! { service, idps })
+    }
+
+    /// The page of an upstream IdP that is momentarily unavailable (its
+    /// circuit breaker is open, or it did not answer): `label` names it,
+    /// `back` is the discovery page (of the same flow), offered to choose
+    /// another way when `others` says there is one.
+    pub fn upstream_unavailable(
+        &self,
+        label: &str,
+        back: &str,
+        others: bool,
+    ) -> Result<String, RenderError> {
+        self.render(
+            "upstream_unavailable.html",
+            context! { label, back, others },
+        )
     }
 
     /// The choice of académie of a parent with children in several ones.
@@ -162,8 +185,12 @@ mod tests {
                         href: "/login/educonnect?flow=x".into(),
                         label: "Élève ou parent".into(),
                         description: Some("avec ÉduConnect".into()),
+                        unavailable: false,
                     }],
                 )
+                .unwrap(),
+            pages
+                .upstream_unavailable("Élève ou parent", "/login?flow=x", true)
                 .unwrap(),
             pages
                 .error(

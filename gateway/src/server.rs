@@ -88,6 +88,7 @@ pub async fn build(
     for (source, connector) in metadata_sources {
         source.spawn_refresh(connector, http.clone());
     }
+    crate::upstreams::spawn_health_checks(&upstreams)?;
     let registry = SharedRegistry::new(
         registry,
         services_dir(loaded),

@@ -292,6 +292,12 @@ pub async fn prepare(
                 ));
                 continue;
             }
+            problems.extend(upstreams::resilience_problems(
+                loaded,
+                &format!("idp[{index}]"),
+                &idp.id,
+                &idp.resilience,
+            ));
             let Some(mapping) = mappings.get(idp.mapping.get_ref()).cloned() else {
                 problems.push(loaded.problem_at(
                     &idp.mapping,
@@ -357,7 +363,7 @@ pub async fn prepare(
             continue;
         }
         let mapping = mappings.get(oidc.mapping.get_ref());
-        match upstreams::oidc_connector(loaded, index, oidc, mapping, http).await {
+        match upstreams::oidc_connector(loaded, index, oidc, mapping).await {
             Ok(connector) => {
                 upstreams.push((oidc.id.span().start, Upstream::Oidc(Arc::new(connector))));
             }

@@ -9,13 +9,22 @@
 //! the configuration file, whatever their kind. This module also builds the
 //! OpenID Connect and header connectors from the configuration, reporting
 //! each problem with its file, line and field.
+//!
+//! Isolation (architecture "High availability"): every SAML and OpenID
+//! Connect upstream has its own [`UpstreamGuard`] (timeouts, bulkhead,
+//! circuit breaker, from its `resilience` table); [`Upstream::availability`]
+//! tells the login pages whether to send users to it, and
+//! [`spawn_health_checks`] polls the `health_url`s that feed the breakers.
+//! Trusted-header upstreams have no back channel and no breaker.
 
 use std::sync::Arc;
 
+use idp_connectors::breaker::{BreakerState, Rejected};
 use idp_connectors::config::{HeaderIdpConfig, OidcIdpConfig};
 use idp_connectors::headers::HeaderConnector;
 use idp_connectors::mapping::Mapping;
 use idp_connectors::oidc::{ClientSecret, OidcConnector};
+use idp_connectors::resilience::{self, ResilienceConfig, UpstreamGuard};
 use idp_connectors::saml::SamlConnector;
 
 use crate::config::{ConfigProblem, LoadedConfig};
@@ -57,6 +66,44 @@ impl Upstream {
             Upstream::Oidc(c) => c.config().description.as_deref(),
             Upstream::Headers(c) => c.config().description.as_deref(),
         }
+    }
+
+    /// The breaker, bulkhead and timeouts of this upstream (none for
+    /// trusted headers).
+    pub fn guard(&self) -> Option<&Arc<UpstreamGuard>> {
+        match self {
+            Upstream::Saml(c) => Some(c.guard()),
+            Upstream::Oidc(c) => Some(c.guard()),
+            Upstream::Headers(_) => None,
+        }
+    }
+
+    /// The `resilience` table of this upstream (none for trusted headers).
+    pub fn resilience(&self) -> Option<&ResilienceConfig> {
+        match self {
+            Upstream::Saml(c) => Some(&c.config().resilience),
+            Upstream::Oidc(c) => Some(&c.config().resilience),
+            Upstream::Headers(_) => None,
+        }
+    }
+
+    /// `Ok` when users may be sent to this upstream now: its breaker is
+    /// closed, or half-open with its trial call still free, unless a health
+    /// check is configured: the health check then makes the trial call and
+    /// users wait for its verdict (a SAML login has no back-channel call
+    /// that could be the trial).
+    pub fn availability(&self) -> Result<(), Rejected> {
+        let (Some(guard), Some(config)) = (self.guard(), self.resilience()) else {
+            return Ok(());
+        };
+        let breaker = guard.breaker();
+        breaker.check()?;
+        if config.health_url.is_some() && breaker.state() == BreakerState::HalfOpen {
+            return Err(Rejected {
+                retry_after: std::time::Duration::from_secs(config.health_interval_seconds),
+            });
+        }
+        Ok(())
     }
 
     /// The SAML connector, when this is a SAML IdP.
@@ -122,6 +169,45 @@ fn client_secret(
     Ok(ClientSecret::new(text))
 }
 
+/// Starts the background health check of every upstream with a
+/// `resilience.health_url`, for as long as its connector lives.
+pub fn spawn_health_checks(upstreams: &[Upstream]) -> Result<(), reqwest::Error> {
+    for upstream in upstreams {
+        let (Some(guard), Some(config)) = (upstream.guard(), upstream.resilience()) else {
+            continue;
+        };
+        if let Some(url) = &config.health_url {
+            guard.spawn_health_check(
+                url.clone(),
+                std::time::Duration::from_secs(config.health_interval_seconds),
+                resilience::http_client(config)?,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The problems of the `resilience` table of the upstream `table`
+/// (`idp[0]`, `oidc_idp[1]`), located at the upstream's `id`.
+pub fn resilience_problems(
+    loaded: &LoadedConfig,
+    table: &str,
+    id: &toml::Spanned<String>,
+    config: &ResilienceConfig,
+) -> Vec<ConfigProblem> {
+    config
+        .problems()
+        .into_iter()
+        .map(|problem| {
+            loaded.problem_at(
+                id,
+                format!("{table}.resilience.{}", problem.field),
+                problem.reason,
+            )
+        })
+        .collect()
+}
+
 /// The path of the callback of the OpenID provider `id` (one per provider:
 /// the mix-up defence).
 pub fn oidc_callback_path(id: &str) -> String {
@@ -131,18 +217,24 @@ pub fn oidc_callback_path(id: &str) -> String {
 /// Builds the connector of `[[oidc_idp]]` number `index`: its mapping, its
 /// client secret, its `redirect_uri` (which must be a URL of this gateway's
 /// callback for this provider, `<public_url>/oidc/callback/<id>`), then the
-/// provider's discovery document and keys (or the copy in `cache_file`).
+/// provider's discovery document and keys (or the copy in `cache_file`),
+/// over an HTTP client of its own with the timeouts of its `resilience`
+/// table.
 pub async fn oidc_connector(
     loaded: &LoadedConfig,
     index: usize,
     config: &OidcIdpConfig,
     mapping: Option<&Mapping>,
-    http: &reqwest::Client,
 ) -> Result<OidcConnector, Vec<ConfigProblem>> {
     let field = |name: &str| format!("oidc_idp[{index}].{name}");
     let mut config = config.clone();
     config.resolve_paths(&loaded.base);
-    let mut problems = Vec::new();
+    let mut problems = resilience_problems(
+        loaded,
+        &format!("oidc_idp[{index}]"),
+        &config.id,
+        &config.resilience,
+    );
     let mapping = match mapping {
         Some(mapping) => Some(mapping.clone()),
         None => {
@@ -173,7 +265,14 @@ pub async fn oidc_connector(
         return Err(problems);
     };
     let issuer = config.issuer.clone();
-    OidcConnector::new(config, mapping, secret, http.clone())
+    let http = resilience::http_client(&config.resilience).map_err(|err| {
+        vec![loaded.problem_at(
+            &config.id,
+            field("resilience"),
+            format!("cannot build the HTTP client: {err}"),
+        )]
+    })?;
+    OidcConnector::new(config, mapping, secret, http)
         .await
         .map_err(|err| vec![loaded.problem_at(&issuer, field("issuer"), err.to_string())])
 }

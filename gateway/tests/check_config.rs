@@ -296,3 +296,29 @@ fn each_redis_mode_needs_its_fields() {
     assert!(!ok);
     assert!(text.contains("must not contain"), "{text}");
 }
+
+#[test]
+fn wrong_resilience_values_of_an_upstream_are_located() {
+    let (_dir, config) = example();
+    let (ok, text) = check(&config);
+    assert!(ok, "the example's resilience table is valid: {text}");
+    replace(&config, "timeout_ms = 5000", "timeout_ms = 0");
+    replace(
+        &config,
+        "health_interval_seconds = 10",
+        "health_interval_seconds = 10\nhealth_url = \"not a url\"",
+    );
+    let (ok, text) = check(&config);
+    assert!(!ok, "{text}");
+    let line = line_of(&config, "id = \"educonnect\"");
+    for field in ["timeout_ms", "connect_timeout_ms", "health_url"] {
+        let expected = format!(
+            "{}:{line}: field `idp[0].resilience.{field}`",
+            config.display()
+        );
+        assert!(
+            text.contains(&expected),
+            "expected {expected:?} in:\n{text}"
+        );
+    }
+}

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::resilience::ResilienceConfig;
+
 fn default_refresh() -> u64 {
     3600
 }
@@ -65,6 +67,9 @@ pub struct SamlIdpConfig {
     pub requested_authn_context: Vec<String>,
     /// Name of the attribute mapping (`[mapping.<name>]`).
     pub mapping: Spanned<String>,
+    /// Timeouts, bulkhead, circuit breaker and health check (`[idp.resilience]`).
+    #[serde(default)]
+    pub resilience: ResilienceConfig,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -163,6 +168,10 @@ pub struct OidcIdpConfig {
     pub jwks_min_refresh_seconds: u64,
     /// Name of the attribute mapping (`[mapping.<name>]`); `subject = "name_id"` reads `sub`.
     pub mapping: Spanned<String>,
+    /// Timeouts, bulkhead, circuit breaker and health check of the
+    /// back-channel calls (`[oidc_idp.resilience]`).
+    #[serde(default)]
+    pub resilience: ResilienceConfig,
 }
 
 impl OidcIdpConfig {

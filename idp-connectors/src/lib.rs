@@ -4,11 +4,14 @@
 //! relying party (code flow with PKCE), and behind a trusted reverse proxy
 //! passing the identity in headers; metadata and key loading and refresh,
 //! and the configuration-driven mapping of upstream attributes to the
-//! canonical identity.
+//! canonical identity. Every upstream has its own timeouts, bulkhead and
+//! circuit breaker (`resilience`, `breaker`).
 
+pub mod breaker;
 pub mod config;
 pub mod headers;
 pub mod mapping;
 pub mod metadata;
 pub mod oidc;
+pub mod resilience;
 pub mod saml;

@@ -2,7 +2,14 @@
 //! a URL whose signature is verified when a key is configured, refreshed in
 //! the background. A refused or unreachable copy never replaces the last good
 //! one, and the last good copy of remote metadata is kept on disk so that a
-//! cold start with the URL down still works.
+//! cold start with the URL down still works; a copy on disk that cannot be
+//! used is reported with its path.
+//!
+//! Each remote source has its own circuit breaker, bulkhead and timeout (an
+//! [`UpstreamGuard`] named `<id>:metadata`, from the IdP's `resilience`
+//! table): metadata is often served by another host than the IdP (a
+//! federation), and while its breaker is open the background refresh skips
+//! the fetch, the last good copy staying in force.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +19,7 @@ use sso_saml::keys::Certificate;
 use sso_saml::metadata::{self, EntityMetadata};
 
 use crate::config::SamlIdpConfig;
+use crate::resilience::{Health, UpstreamGuard};
 use crate::saml::SamlConnector;
 
 /// Why metadata could not be loaded.
@@ -47,6 +55,16 @@ pub enum MetadataError {
     /// The document is not valid metadata, or its signature is refused.
     #[error("invalid metadata: {0}")]
     Invalid(String),
+    /// The URL could not be used and the copy on disk cannot be used either.
+    #[error("{fetch}; the copy kept on disk, {path}, is unusable too: {reason}")]
+    CachedCopy {
+        /// Why the URL could not be used.
+        fetch: Box<MetadataError>,
+        /// The copy on disk (`metadata_cache_file`).
+        path: PathBuf,
+        /// Why it is unusable.
+        reason: String,
+    },
 }
 
 /// Where the metadata of one IdP comes from, resolved against the
@@ -59,6 +77,7 @@ pub struct MetadataSource {
     cache_file: Option<PathBuf>,
     entity_id: String,
     refresh: Duration,
+    guard: Arc<UpstreamGuard>,
 }
 
 impl MetadataSource {
@@ -98,6 +117,10 @@ impl MetadataSource {
             signing_cert,
             cache_file: config.metadata_cache_file.as_ref().map(|p| resolve(p)),
             entity_id: config.entity_id.get_ref().clone(),
+            guard: Arc::new(UpstreamGuard::new(
+                format!("{}:metadata", config.id.get_ref()),
+                &config.resilience,
+            )),
             refresh: Duration::from_secs(config.metadata_refresh_seconds.max(60)),
         })
     }
@@ -110,8 +133,14 @@ impl MetadataSource {
         parsed.map_err(|err| MetadataError::Invalid(err.to_string()))
     }
 
-    /// Loads the metadata once. A URL that cannot be fetched falls back to the
-    /// cached copy on disk, if any.
+    /// The breaker, bulkhead and timeout of the metadata URL.
+    pub fn guard(&self) -> &Arc<UpstreamGuard> {
+        &self.guard
+    }
+
+    /// Loads the metadata once. A URL that cannot be fetched, or whose
+    /// document is refused, falls back to the cached copy on disk, if any; a
+    /// cached copy that cannot be read or is refused is an error naming it.
     pub async fn load(&self, http: &reqwest::Client) -> Result<EntityMetadata, MetadataError> {
         if let Some(path) = &self.file {
             let xml = std::fs::read_to_string(path).map_err(|err| MetadataError::Read {
@@ -124,16 +153,22 @@ impl MetadataSource {
         match self.fetch(http, url).await {
             Ok(metadata) => Ok(metadata),
             Err(err) => {
-                let cached = self
-                    .cache_file
-                    .as_ref()
-                    .and_then(|path| std::fs::read_to_string(path).ok());
+                let Some(path) = self.cache_file.as_ref().filter(|path| path.exists()) else {
+                    return Err(err);
+                };
+                let cached = std::fs::read_to_string(path)
+                    .map_err(|read| read.to_string())
+                    .and_then(|xml| self.parse(&xml).map_err(|parse| parse.to_string()));
                 match cached {
-                    Some(xml) => {
-                        tracing::warn!(idp = %self.entity_id, error = %err, "metadata URL unreachable, using the cached copy");
-                        self.parse(&xml)
+                    Ok(metadata) => {
+                        tracing::warn!(idp = %self.entity_id, error = %err, path = %path.display(), "metadata URL unusable, using the copy kept on disk");
+                        Ok(metadata)
                     }
-                    None => Err(err),
+                    Err(reason) => Err(MetadataError::CachedCopy {
+                        fetch: Box::new(err),
+                        path: path.clone(),
+                        reason,
+                    }),
                 }
             }
         }
@@ -148,19 +183,23 @@ impl MetadataSource {
             url: url.to_owned(),
             reason,
         };
-        let response = http
-            .get(url)
-            .timeout(Duration::from_secs(10))
-            .send()
+        let request = async {
+            let response = http.get(url).timeout(self.guard.timeout()).send().await?;
+            let status = response.status();
+            response.text().await.map(|text| (status, text))
+        };
+        let (status, xml) = self
+            .guard
+            .call("metadata", request, |result| match result {
+                Ok((status, _)) => Health::of_status(*status),
+                Err(_) => Health::Failing,
+            })
             .await
+            .map_err(|err| fetch_error(err.to_string()))?
             .map_err(|err| fetch_error(err.to_string()))?;
-        if !response.status().is_success() {
-            return Err(fetch_error(format!("HTTP status {}", response.status())));
+        if !status.is_success() {
+            return Err(fetch_error(format!("HTTP status {status}")));
         }
-        let xml = response
-            .text()
-            .await
-            .map_err(|err| fetch_error(err.to_string()))?;
         let metadata = self.parse(&xml)?;
         if let Some(cache) = &self.cache_file
             && let Err(err) = write_atomically(cache, &xml)

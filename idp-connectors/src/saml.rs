@@ -22,6 +22,10 @@
 //!    AuthnStatement;
 //! 6. replay cache of assertion IDs in the shared store (`SET NX`);
 //! 7. attribute mapping to the canonical identity.
+//!
+//! Each connector has its circuit breaker ([`crate::resilience`]), fed by an
+//! optional health check only: SAML error statuses are not counted as
+//! failures (a user who cancels would count as an outage).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -43,6 +47,7 @@ use sso_store::Store;
 
 use crate::config::SamlIdpConfig;
 use crate::mapping::{MapError, Mapping, UpstreamAttributes};
+use crate::resilience::UpstreamGuard;
 
 /// Oldest IssueInstant accepted (Response and Assertion), beyond the clock skew.
 const MAX_ISSUE_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
@@ -236,6 +241,7 @@ pub struct SamlConnector {
     settings: Arc<SpSettings>,
     mapping: Mapping,
     metadata: RwLock<Arc<IdpDescriptor>>,
+    guard: Arc<UpstreamGuard>,
 }
 
 impl std::fmt::Debug for SamlConnector {
@@ -283,7 +289,12 @@ impl SamlConnector {
         metadata: EntityMetadata,
     ) -> Result<Self, ConnectorError> {
         let idp = check_metadata(config.entity_id.get_ref(), metadata)?;
+        let guard = Arc::new(UpstreamGuard::new(
+            config.id.get_ref().clone(),
+            &config.resilience,
+        ));
         Ok(Self {
+            guard,
             config,
             settings,
             mapping,
@@ -299,6 +310,14 @@ impl SamlConnector {
     /// The configuration of this IdP.
     pub fn config(&self) -> &SamlIdpConfig {
         &self.config
+    }
+
+    /// The IdP's circuit breaker, fed by its health check
+    /// ([`UpstreamGuard::spawn_health_check`] with `resilience.health_url`):
+    /// without one the gateway cannot see a SAML IdP go down (logins go
+    /// through the browser) and the breaker stays closed.
+    pub fn guard(&self) -> &Arc<UpstreamGuard> {
+        &self.guard
     }
 
     /// Replaces the metadata after a refresh; refused metadata keeps the previous copy.

@@ -2,7 +2,9 @@
 //! rule "metadata and keys keep their last known good copy"): the signature
 //! of remote metadata is verified when a key is configured, a refresh that
 //! fails or is refused keeps the previous copy in force, and a cold start
-//! with the URL down uses the copy kept on disk.
+//! with the URL down uses the copy kept on disk (a corrupt copy is an error
+//! naming its file); while the source's circuit breaker is open, refreshes
+//! skip the fetch and the previous copy stays in force.
 #![cfg(test)]
 
 #[allow(dead_code)] // shared with the security suite, which uses the rest
@@ -183,4 +185,56 @@ async fn a_refresh_rotates_keys_and_a_bad_copy_keeps_the_previous_one() {
         "metadata without a signing key is refused"
     );
     validate(by_new_key()).await.unwrap();
+}
+
+#[tokio::test]
+async fn cold_start_with_the_url_unreachable_uses_the_copy_on_disk_and_names_a_corrupt_one() {
+    let s = setup().await;
+    let source = MetadataSource::from_config(&s.config, s.dir.path()).unwrap();
+    source.load(&http()).await.unwrap();
+
+    // Nothing listens at the URL any more: the connection is refused.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let unreachable = format!("http://{}/metadata", closed.local_addr().unwrap());
+    drop(closed);
+    let mut config = s.config.clone();
+    config.metadata_url = Some(toml::Spanned::new(0..0, unreachable));
+    let restarted = MetadataSource::from_config(&config, s.dir.path()).unwrap();
+    let metadata = restarted.load(&http()).await.unwrap();
+    assert_eq!(metadata.entity_id, IDP_ENTITY);
+
+    let cache = s.dir.path().join("educonnect-cache.xml");
+    std::fs::write(&cache, "<md:EntityDescriptor truncated").unwrap();
+    let err = restarted.load(&http()).await.unwrap_err();
+    assert!(matches!(err, MetadataError::CachedCopy { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&cache.display().to_string()),
+        "the corrupt copy is named: {err}"
+    );
+}
+
+#[tokio::test]
+async fn an_open_breaker_skips_the_refresh_and_keeps_the_previous_copy() {
+    let s = setup().await;
+    let mut config = s.config.clone();
+    config.resilience.failure_threshold = 1;
+    config.resilience.cooldown_seconds = 3600;
+    let source = MetadataSource::from_config(&config, s.dir.path()).unwrap();
+    let metadata = source.load(&http()).await.unwrap();
+    let connector = SamlConnector::new(config.clone(), mapping(), sp_settings(), metadata).unwrap();
+    source.refresh_once(&connector, &http()).await.unwrap();
+    assert!(source.guard().breaker().admits(), "positive control");
+
+    *s.served.lock().unwrap() = (StatusCode::SERVICE_UNAVAILABLE, String::new());
+    let err = source.refresh_once(&connector, &http()).await.unwrap_err();
+    assert!(matches!(err, MetadataError::Fetch { .. }), "{err}");
+    assert!(!source.guard().breaker().admits(), "one 503 opens it");
+
+    // The URL answers again, but the breaker is open: no fetch.
+    *s.served.lock().unwrap() = (
+        StatusCode::OK,
+        signed_metadata(&keys().idp, &s.metadata_signer),
+    );
+    let err = source.refresh_once(&connector, &http()).await.unwrap_err();
+    assert!(err.to_string().contains("circuit breaker"), "{err}");
 }

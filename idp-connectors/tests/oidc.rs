@@ -9,6 +9,7 @@ mod oidc_op;
 
 use std::sync::Arc;
 
+use idp_connectors::breaker::BreakerState;
 use idp_connectors::config::OidcIdpConfig;
 use idp_connectors::oidc::{OidcError, OidcSetupError};
 use jsonwebtoken::Algorithm;
@@ -704,6 +705,58 @@ async fn cold_start_with_the_provider_down_uses_the_copy_on_disk() {
     std::fs::write(&cache, "{ not json").unwrap();
     let err = op.try_connector(&with_cache).await.unwrap_err();
     assert!(matches!(err, OidcSetupError::Unavailable { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&cache.display().to_string()),
+        "the corrupt copy is named: {err}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Isolation: a refusal proves the provider alive, an outage opens its breaker.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_refusal_keeps_the_breaker_closed_and_an_outage_opens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("fim-cache.json");
+    let extra = format!(
+        "cache_file = {:?}\n[resilience]\nfailure_threshold = 1\ncooldown_seconds = 3600",
+        cache.display().to_string()
+    );
+    let op = TestOp::start().await;
+    let connector = op.connector(&extra).await;
+    let err = op
+        .accepted_then_refused(&connector, |login| {
+            login.pending.pkce_verifier = "A".repeat(43);
+        })
+        .await;
+    assert!(
+        matches!(&err, OidcError::TokenEndpointError { error, .. } if error == "invalid_grant"),
+        "{err}"
+    );
+    assert_eq!(
+        connector.guard().breaker().state(),
+        BreakerState::Closed,
+        "invalid_grant proves the provider alive"
+    );
+
+    // The provider goes down; a connector started from the copy on disk
+    // (a fresh client: no connection kept from before) cannot reach it.
+    op.stop().await;
+    let cold = op.connector(&extra).await;
+    let begun = op.begin(&cold);
+    let err = op.finish(&cold, begun).await.unwrap_err();
+    assert!(
+        matches!(&err, OidcError::ProviderUnavailable { call: "token", .. }),
+        "{err}"
+    );
+    assert_eq!(cold.guard().breaker().state(), BreakerState::Open);
+    let begun = op.begin(&cold);
+    let err = op.finish(&cold, begun).await.unwrap_err();
+    assert!(
+        matches!(&err, OidcError::ProviderUnavailable { call: "token", reason } if reason.contains("circuit breaker")),
+        "refused without a call while open: {err}"
+    );
 }
 
 #[tokio::test]

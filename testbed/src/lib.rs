@@ -14,6 +14,9 @@
 //! (`oidc_rp`) to the gateway, with real signatures (RS256/ES256 through
 //! jsonwebtoken) and real server-to-server calls.
 //!
+//! `faults` switches any simulator to "down" (503) or "slow" at run time,
+//! for the tests and the failure drills.
+//!
 //! The `aaf` module generates synthetic AAF directory exports (domain
 //! reference §3), complete or delta, for the tests, the demo and the
 //! benchmarks.
@@ -21,6 +24,7 @@
 pub mod aaf;
 pub mod attributes;
 pub mod cas_client;
+pub mod faults;
 pub mod html;
 mod idp;
 mod oauth;
@@ -33,6 +37,7 @@ mod sp;
 mod web;
 
 pub use cas_client::{SimCasClientConfig, sim_cas_client_router};
+pub use faults::{Fault, Faults};
 pub use idp::{IdpKind, SimIdpConfig, sim_idp_metadata, sim_idp_router};
 pub use oidc_op::{
     OidcSigningKey, SimOidcOpConfig, sim_oidc_op_jwks, sim_oidc_op_router, sim_oidc_op_router_for,

@@ -17,11 +17,20 @@
 //! The acceptance sequences live in `idp_connectors`; every accepted login
 //! then goes through the same directory join and session creation under a
 //! fresh id ([`accept_login`]).
+//!
+//! Upstream isolation (architecture "High availability"): while an
+//! upstream's circuit breaker is open, `/login/{idp}` does not send the user
+//! into a dead IdP but answers the French "momentanément indisponible" page
+//! (503 with `Retry-After`, a link back to the discovery page of the same
+//! flow), and the discovery page marks that choice; the OpenID Connect
+//! callback answers the same page when the provider cannot be reached for
+//! the token or userinfo call. Other upstreams are untouched.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Extension, Form, Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -80,6 +89,7 @@ pub async fn discovery(
             href: format!("/login/{}{suffix}", upstream.id()),
             label: upstream.label().to_owned(),
             description: upstream.description().map(str::to_owned),
+            unavailable: upstream.availability().is_err(),
         })
         .collect();
     super::html(state.pages.discovery(service.as_deref(), &choices))
@@ -99,6 +109,15 @@ pub async fn start(
     let upstream = state
         .upstream(&idp)
         .ok_or_else(|| WebError::BadRequest(format!("unknown identity provider {idp:?}")))?;
+    if let Err(rejected) = upstream.availability() {
+        return unavailable_page(
+            &state,
+            upstream,
+            query.flow.as_deref(),
+            rejected.retry_after,
+            "circuit breaker open",
+        );
+    }
     let sessions = state.sessions();
     let mut force_authn = false;
     let mut authn_contexts = None;
@@ -225,13 +244,29 @@ pub async fn oidc_callback(
             "{idp}: callback delivered to another browser than the request's"
         )));
     }
-    let login = connector
-        .complete_login(&pending.auth, &callback)
-        .await
-        .map_err(|err| match err {
-            OidcError::ProviderError { .. } => WebError::UpstreamCancelled(format!("{idp}: {err}")),
-            other => WebError::LoginFailed(format!("{idp}: {other}")),
-        })?;
+    let login = match connector.complete_login(&pending.auth, &callback).await {
+        Ok(login) => login,
+        Err(err @ OidcError::ProviderUnavailable { .. }) => {
+            let upstream = state
+                .upstream(&idp)
+                .ok_or_else(|| WebError::Internal(format!("{idp:?} vanished")))?;
+            let retry_after = upstream
+                .availability()
+                .err()
+                .map(|rejected| rejected.retry_after);
+            return unavailable_page(
+                &state,
+                upstream,
+                pending.flow_id.as_deref(),
+                retry_after.unwrap_or_else(|| cooldown(upstream)),
+                &err.to_string(),
+            );
+        }
+        Err(err @ OidcError::ProviderError { .. }) => {
+            return Err(WebError::UpstreamCancelled(format!("{idp}: {err}")));
+        }
+        Err(other) => return Err(WebError::LoginFailed(format!("{idp}: {other}"))),
+    };
     let session = Session {
         identity: login.identity,
         created_at: Utc::now().timestamp(),
@@ -241,6 +276,54 @@ pub async fn oidc_callback(
         upstream_id_token: Some(login.id_token),
     };
     accept_login(&state, &jar, session, pending.flow_id, &idp).await
+}
+
+/// The cool-down of the upstream's breaker (the `Retry-After` of a failed
+/// call while the breaker is still closed).
+fn cooldown(upstream: &Upstream) -> Duration {
+    upstream.guard().map_or(Duration::from_secs(30), |guard| {
+        guard.breaker().settings().cooldown
+    })
+}
+
+/// The French page of an unavailable upstream: 503, `Retry-After` (whole
+/// seconds, at least 1), a link back to the discovery page of the flow.
+fn unavailable_page(
+    state: &AppState,
+    upstream: &Upstream,
+    flow: Option<&str>,
+    retry_after: Duration,
+    detail: &str,
+) -> Result<Response, WebError> {
+    tracing::warn!(
+        idp = upstream.id(),
+        detail,
+        "upstream identity provider unavailable: French page shown"
+    );
+    let back = match flow.filter(|flow| !flow.is_empty()) {
+        Some(flow) => format!(
+            "/login?flow={}",
+            url::form_urlencoded::byte_serialize(flow.as_bytes()).collect::<String>()
+        ),
+        None => "/login".to_owned(),
+    };
+    let others = state
+        .upstreams
+        .iter()
+        .any(|other| other.id() != upstream.id() && other.availability().is_ok());
+    let page = state
+        .pages
+        .upstream_unavailable(upstream.label(), &back, others)
+        .map_err(|err| WebError::Internal(err.to_string()))?;
+    let seconds = retry_after
+        .as_secs()
+        .saturating_add(u64::from(retry_after.subsec_nanos() > 0))
+        .max(1);
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    Ok(response)
 }
 
 /// `GET /saml/sp/metadata`

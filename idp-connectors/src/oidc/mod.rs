@@ -40,8 +40,10 @@
 //! provider's `end_session_endpoint`.
 //!
 //! HTTP to the provider goes through the caller's `reqwest` client (built
-//! without redirects, see [`http_client`]) with a 10 s timeout and a bounded
-//! response size; the token request is made by the `openidconnect` crate
+//! without redirects, see [`http_client`]) and the provider's
+//! [`UpstreamGuard`] (`resilience` table: timeouts, bulkhead, circuit
+//! breaker; [`OidcError::ProviderUnavailable`] when the provider is down,
+//! slow or its breaker open) with a bounded response size; the token request is made by the `openidconnect` crate
 //! through its asynchronous client interface. Every signature is checked
 //! here with `jsonwebtoken` (aws-lc): `openidconnect` is never given keys.
 //! Tokens, codes, secrets and claim values are never logged.
@@ -68,6 +70,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{OidcIdpConfig, SigningAlgorithm, TokenAuthMethod};
 use crate::mapping::{MapError, Mapping, UpstreamAttributes};
+use crate::resilience::UpstreamGuard;
 
 mod provider;
 
@@ -276,9 +279,18 @@ pub enum OidcError {
     /// No authorization code in the callback.
     #[error("the callback carries no authorization code")]
     CodeMissing,
-    /// The token endpoint could not be reached.
+    /// The token request could not be built.
     #[error("token request failed: {0}")]
     TokenRequest(String),
+    /// The provider is down, too slow, or its circuit breaker or bulkhead
+    /// refused the call (token or userinfo request).
+    #[error("the provider is unavailable for the {call} call: {reason}")]
+    ProviderUnavailable {
+        /// `token` or `userinfo`.
+        call: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// The token endpoint refused the code (Core §3.1.3.4).
     #[error("the token endpoint answered {error:?} ({description:?})")]
     TokenEndpointError {
@@ -344,7 +356,7 @@ pub enum OidcError {
     /// `nonce` differs from the browser's.
     #[error("the ID token's nonce is not this browser's")]
     NonceMismatch,
-    /// The userinfo endpoint could not be reached.
+    /// The userinfo request could not be built, or its answer was too large.
     #[error("userinfo request failed: {0}")]
     UserinfoRequest(String),
     /// The userinfo response is not a JSON object of claims.
@@ -369,6 +381,7 @@ pub struct OidcConnector {
     discovery: Value,
     keys: RwLock<Arc<KeySet>>,
     last_key_refresh: Mutex<Option<Instant>>,
+    guard: Arc<UpstreamGuard>,
 }
 
 impl std::fmt::Debug for OidcConnector {
@@ -401,7 +414,14 @@ impl OidcConnector {
                     reason: err.to_string(),
                 }
             })?;
-        let loaded = match (fetch_documents(&config, &http).await, &config.cache_file) {
+        let guard = Arc::new(UpstreamGuard::new(
+            config.id.get_ref().clone(),
+            &config.resilience,
+        ));
+        let loaded = match (
+            fetch_documents(&config, &guard, &http).await,
+            &config.cache_file,
+        ) {
             (Ok(loaded), cache) => {
                 if let Some(path) = cache {
                     loaded.documents.save(path);
@@ -445,8 +465,14 @@ impl OidcConnector {
             discovery: loaded.documents.discovery,
             keys: RwLock::new(Arc::new(loaded.keys)),
             last_key_refresh: Mutex::new(None),
+            guard,
             config,
         })
+    }
+
+    /// The provider's breaker, bulkhead and timeout.
+    pub fn guard(&self) -> &Arc<UpstreamGuard> {
+        &self.guard
     }
 
     /// Configuration identifier (`fim`).
@@ -641,7 +667,10 @@ impl OidcConnector {
 
     /// The token request (Core §3.1.3.1): returns the raw ID token and the access token.
     async fn exchange(&self, code: &str, verifier: &str) -> Result<(String, String), OidcError> {
-        let http = TokenHttp(&self.http);
+        let http = TokenHttp {
+            guard: &self.guard,
+            http: &self.http,
+        };
         let client = self.client();
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -653,6 +682,12 @@ impl OidcConnector {
                     error: response.error().as_ref().to_owned(),
                     description: response.error_description().cloned(),
                 },
+                RequestTokenError::Request(err) if err.is_unavailable() => {
+                    OidcError::ProviderUnavailable {
+                        call: "token",
+                        reason: err.to_string(),
+                    }
+                }
                 RequestTokenError::Request(err) => OidcError::TokenRequest(err.to_string()),
                 RequestTokenError::Parse(err, _body) => {
                     OidcError::TokenResponse(format!("unexpected content at {}", err.path()))
@@ -781,7 +816,7 @@ impl OidcConnector {
         if !self.claim_key_refresh() {
             return Err(OidcError::UnknownKey { kid: kid.map(echo) });
         }
-        match fetch_json(&self.http, &self.provider.jwks_uri).await {
+        match fetch_json(&self.guard, &self.http, "jwks", &self.provider.jwks_uri).await {
             Ok(jwks) => match KeySet::parse(&jwks) {
                 Ok(keys) => {
                     *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
@@ -834,9 +869,18 @@ impl OidcConnector {
             .header(http::header::ACCEPT, "application/json")
             .build()
             .map_err(|err| OidcError::UserinfoRequest(err.to_string()))?;
-        let response = execute(&self.http, request)
+        let response = execute(&self.guard, &self.http, "userinfo", request)
             .await
-            .map_err(|err| OidcError::UserinfoRequest(err.to_string()))?;
+            .map_err(|err| {
+                if err.is_unavailable() {
+                    OidcError::ProviderUnavailable {
+                        call: "userinfo",
+                        reason: err.to_string(),
+                    }
+                } else {
+                    OidcError::UserinfoRequest(err.to_string())
+                }
+            })?;
         if response.status() != http::StatusCode::OK {
             return Err(OidcError::UserinfoResponse(format!(
                 "HTTP status {}",

@@ -3,13 +3,13 @@
 //! RFC 9207 §3 `authorization_response_iss_parameter_supported`), the key
 //! set (RFC 7517) and which of its keys may verify which pinned algorithm
 //! (`use`, `key_ops`, `alg`, key type and curve; symmetric keys never), the
-//! last good copy of both on disk, and bounded HTTP (10 s timeout, 1 MiB
-//! responses, no redirects).
+//! last good copy of both on disk, and bounded HTTP (every call through the
+//! provider's [`UpstreamGuard`]: bulkhead, circuit breaker, timeout; 1 MiB
+//! responses; no redirects).
 
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
@@ -27,18 +27,15 @@ use serde_json::Value;
 
 use super::{OidcError, OidcSetupError};
 use crate::config::{OidcIdpConfig, SigningAlgorithm};
+use crate::resilience::{self, Health, ResilienceConfig, Unavailable, UpstreamGuard};
 
-/// Timeout of every request to the provider.
-pub(super) const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest response body read from the provider.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// A `reqwest` client fit for talking to providers: no redirects followed
-/// (a redirect could lead the gateway anywhere, SSRF) and the 10 s timeout.
+/// (a redirect could lead the gateway anywhere, SSRF) and the default
+/// timeouts of [`ResilienceConfig`] (2 s to connect, 5 s per call).
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(HTTP_TIMEOUT)
-        .build()
+    resilience::http_client(&ResilienceConfig::default())
 }
 
 /// The provider metadata extensions read here: RFC 9207 §3, and OpenID
@@ -261,14 +258,51 @@ pub(super) enum HttpError {
     Transport(String),
     #[error("the response exceeds {MAX_RESPONSE_BYTES} bytes")]
     TooLarge,
+    #[error("{0}")]
+    Unavailable(Unavailable),
+    #[error("the provider answered with HTTP status {0}")]
+    ServerError(u16),
 }
 
-/// Sends a request and reads at most [`MAX_RESPONSE_BYTES`] of its body.
+impl HttpError {
+    /// The provider is down, slow or refused by its breaker or bulkhead
+    /// (not a refusal of this request).
+    pub(super) fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Transport(_) | Self::Unavailable(_) | Self::ServerError(_)
+        )
+    }
+}
+
+/// Sends a request through the provider's guard (the call named `call`)
+/// and reads at most [`MAX_RESPONSE_BYTES`] of its body. A 5xx answer is an
+/// error ([`HttpError::ServerError`]), as for the breaker.
 pub(super) async fn execute(
+    guard: &UpstreamGuard,
     http: &reqwest::Client,
+    call: &'static str,
     mut request: reqwest::Request,
 ) -> Result<HttpResponse, HttpError> {
-    *request.timeout_mut() = Some(HTTP_TIMEOUT);
+    *request.timeout_mut() = Some(guard.timeout());
+    let response = guard
+        .call(call, read(http, request), |result| match result {
+            Ok(response) => Health::of_status(response.status()),
+            Err(HttpError::TooLarge) => Health::Alive,
+            Err(_) => Health::Failing,
+        })
+        .await
+        .map_err(HttpError::Unavailable)??;
+    if response.status().is_server_error() {
+        return Err(HttpError::ServerError(response.status().as_u16()));
+    }
+    Ok(response)
+}
+
+async fn read(
+    http: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<HttpResponse, HttpError> {
     let mut response = http
         .execute(request)
         .await
@@ -297,28 +331,37 @@ pub(super) async fn execute(
 /// The HTTP client handed to `openidconnect` for the token request: our
 /// `reqwest` client, its futures boxed as `Send` (a plain closure's future
 /// is not provably `Send` for every lifetime, which axum handlers need).
-pub(super) struct TokenHttp<'a>(pub(super) &'a reqwest::Client);
+pub(super) struct TokenHttp<'a> {
+    pub(super) guard: &'a UpstreamGuard,
+    pub(super) http: &'a reqwest::Client,
+}
 
 impl<'c> AsyncHttpClient<'c> for TokenHttp<'_> {
     type Error = HttpError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(send(self.0, request))
+        Box::pin(send(self.guard, self.http, request))
     }
 }
 
-pub(super) async fn send(
+async fn send(
+    guard: &UpstreamGuard,
     http: &reqwest::Client,
     request: HttpRequest,
 ) -> Result<HttpResponse, HttpError> {
     let request =
         reqwest::Request::try_from(request).map_err(|err| HttpError::Build(err.to_string()))?;
-    execute(http, request).await
+    execute(guard, http, "token", request).await
 }
 
-/// Fetches a JSON document with GET.
-pub(super) async fn fetch_json(http: &reqwest::Client, url: &str) -> Result<Value, OidcSetupError> {
+/// Fetches a JSON document with GET (the call named `call`).
+pub(super) async fn fetch_json(
+    guard: &UpstreamGuard,
+    http: &reqwest::Client,
+    call: &'static str,
+    url: &str,
+) -> Result<Value, OidcSetupError> {
     let fetch_error = |reason: String| OidcSetupError::Fetch {
         url: url.to_owned(),
         reason,
@@ -328,7 +371,7 @@ pub(super) async fn fetch_json(http: &reqwest::Client, url: &str) -> Result<Valu
         .header(http::header::ACCEPT, "application/json")
         .build()
         .map_err(|err| fetch_error(err.to_string()))?;
-    let response = execute(http, request)
+    let response = execute(guard, http, call, request)
         .await
         .map_err(|err| fetch_error(err.to_string()))?;
     if !response.status().is_success() {
@@ -363,12 +406,13 @@ pub(super) fn validate_documents(
 
 pub(super) async fn fetch_documents(
     config: &OidcIdpConfig,
+    guard: &UpstreamGuard,
     http: &reqwest::Client,
 ) -> Result<Loaded, OidcSetupError> {
     let discovery_url = config.discovery_url();
-    let discovery = fetch_json(http, &discovery_url).await?;
+    let discovery = fetch_json(guard, http, "discovery", &discovery_url).await?;
     let provider = Provider::parse(&discovery, config.issuer.get_ref(), &discovery_url)?;
-    let jwks = fetch_json(http, &provider.jwks_uri).await?;
+    let jwks = fetch_json(guard, http, "jwks", &provider.jwks_uri).await?;
     validate_documents(config, Documents { discovery, jwks }, &provider.jwks_uri)
 }
 
