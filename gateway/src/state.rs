@@ -135,6 +135,8 @@ pub struct AppState {
     pub school_cache: Arc<crate::subscriptions::SchoolCache>,
     /// The OpenID provider's signing keys.
     pub oidc_keys: Arc<ProviderKeys>,
+    /// Where the metrics listener listens, when `[metrics]` is set.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -204,6 +206,19 @@ pub async fn prepare(
         ));
     }
     let urls = Urls::new(public_url);
+    if let Some(metrics) = &config.metrics
+        && metrics
+            .listen
+            .get_ref()
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+    {
+        problems.push(loaded.problem_at(
+            &metrics.listen,
+            "metrics.listen",
+            "not an address and port (e.g. \"0.0.0.0:9100\")",
+        ));
+    }
     let share = config.directory.max_removed_share;
     if !(0.0..=1.0).contains(&share) {
         problems.push(ConfigProblem {
