@@ -68,6 +68,18 @@ pub struct GatewayConfig {
     /// The OpenID Connect provider.
     #[serde(default)]
     pub oidc_provider: OidcProviderConfig,
+    /// The Prometheus metrics listener; none when the table is absent.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// `[metrics]`: Prometheus text exposition at `/metrics`, on its own
+/// listener (never the public port).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address and port of the metrics listener (`0.0.0.0:9100`).
+    pub listen: Spanned<String>,
 }
 
 /// `[oidc_provider]`: the gateway as OpenID Connect provider of the

@@ -293,6 +293,9 @@ fn demo_config_text(
     server.insert("listen".into(), listen.to_string().into());
     server.insert("json_logs".into(), false.into());
     table.insert("server".into(), server.into());
+    // Several demo gateways may run at once: no metrics listener unless the
+    // extra configuration asks for one.
+    table.remove("metrics");
     let mut session = section(&mut table, "session")?;
     session.insert("secure_cookies".into(), false.into());
     table.insert("session".into(), session.into());

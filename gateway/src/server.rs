@@ -43,6 +43,17 @@ pub enum StartError {
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    /// The metrics recorder could not be installed.
+    #[error("metrics: {0}")]
+    Metrics(#[from] crate::observe::prometheus::MetricsError),
+    /// The metrics listen address could not be bound.
+    #[error("cannot listen on {address} (metrics.listen): {source}")]
+    MetricsBind {
+        /// The configured address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Connects the configured store.
@@ -65,6 +76,32 @@ pub fn services_dir(loaded: &LoadedConfig) -> PathBuf {
     loaded.resolve(loaded.config.registry.services_dir.get_ref())
 }
 
+/// How often each gateway refreshes the `sso_sessions_active` estimate.
+const SESSIONS_GAUGE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Installs the metrics recorder (once per process), starts the metrics
+/// listener when `[metrics] listen` is set, and returns its bound address.
+async fn start_metrics(
+    config: &crate::config::GatewayConfig,
+) -> Result<Option<SocketAddr>, StartError> {
+    let handle = crate::observe::prometheus::install()?;
+    crate::observe::prometheus::spawn_upkeep(handle.clone());
+    let Some(metrics) = &config.metrics else {
+        return Ok(None);
+    };
+    let address = metrics.listen.get_ref().clone();
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|source| StartError::MetricsBind {
+            address: address.clone(),
+            source,
+        })?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(crate::observe::prometheus::serve(listener, handle));
+    tracing::info!(listen = %bound, "metrics listening");
+    Ok(Some(bound))
+}
+
 /// Validates the configuration, connects the store and builds the router.
 pub async fn build(
     loaded: &LoadedConfig,
@@ -72,7 +109,15 @@ pub async fn build(
 ) -> Result<(Router, AppState), StartError> {
     let http = http_client()?;
     let prepared = prepare(loaded, &http).await?;
-    let store = connect_store(&prepared.config.store).await?;
+    let metrics_addr = start_metrics(&prepared.config).await?;
+    let store: Arc<dyn Store> = Arc::new(crate::observe::MeteredStore::new(
+        connect_store(&prepared.config.store).await?,
+    ));
+    crate::observe::sessions::spawn(
+        Arc::clone(&store),
+        Duration::from_secs(prepared.config.session.idle_timeout_seconds),
+        SESSIONS_GAUGE_INTERVAL,
+    );
     let Prepared {
         config,
         urls,
@@ -115,6 +160,7 @@ pub async fn build(
         school_cache: Arc::default(),
         oidc_keys,
         lifecycle: Lifecycle::default(),
+        metrics_addr,
     };
     Ok((crate::web::router(state.clone()), state))
 }

@@ -21,12 +21,19 @@
 //!   callback; TTL of a flow.
 //! * Pending choice `choice:<id>`: a validated login waiting for the user to
 //!   pick an académie, bound to the browser, consumed once.
+//! * Counters `stats:sessions:{start,end}:<minute>`: sessions created and
+//!   ended, for the active sessions estimate (`crate::observe::sessions`).
+//!
+//! Each flow operation records the flow's reference on the request's log
+//! span (`crate::observe::record_flow`), never the flow id.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sso_core::Identity;
 use sso_store::{Store, StoreError, get_json, put_json, take_json};
+
+use crate::observe::sessions::{self as sessions_estimate, SessionEvent};
 
 /// An SSO session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -219,7 +226,17 @@ impl<'a> Sessions<'a> {
         let id = crate::random_token();
         let ttl = self.idle.min(self.absolute);
         put_json(self.store, &session_key(&id), session, ttl).await?;
+        self.count(SessionEvent::Started).await;
         Ok(id)
+    }
+
+    /// Counts a session start or end for the `sso_sessions_active`
+    /// estimate; best effort (a failure is logged, the session goes on).
+    async fn count(&self, event: SessionEvent) {
+        let now = chrono::Utc::now().timestamp();
+        if let Err(error) = sessions_estimate::record(self.store, event, now, self.idle).await {
+            tracing::warn!(%error, "session not counted in the active sessions estimate");
+        }
     }
 
     /// The live session with this id, its idle timeout refreshed; None when
@@ -245,8 +262,11 @@ impl<'a> Sessions<'a> {
     /// Ends a session; returns its participants.
     pub async fn delete(&self, id: &str) -> Result<Vec<Participant>, StoreError> {
         let participants = self.participants(id).await?;
-        self.store.delete(&session_key(id)).await?;
+        let existed = self.store.take(&session_key(id)).await?.is_some();
         self.store.delete(&participants_key(id)).await?;
+        if existed {
+            self.count(SessionEvent::Ended).await;
+        }
         Ok(participants)
     }
 
@@ -321,16 +341,19 @@ impl<'a> Sessions<'a> {
     pub async fn put_flow(&self, flow: &Flow) -> Result<String, StoreError> {
         let id = crate::random_token();
         put_json(self.store, &format!("flow:{id}"), flow, self.flow_ttl).await?;
+        crate::observe::record_flow(&id);
         Ok(id)
     }
 
     /// Reads a pending flow.
     pub async fn get_flow(&self, id: &str) -> Result<Option<Flow>, StoreError> {
+        crate::observe::record_flow(id);
         get_json(self.store, &format!("flow:{id}")).await
     }
 
     /// Consumes a pending flow.
     pub async fn take_flow(&self, id: &str) -> Result<Option<Flow>, StoreError> {
+        crate::observe::record_flow(id);
         take_json(self.store, &format!("flow:{id}")).await
     }
 

@@ -137,6 +137,8 @@ pub struct AppState {
     pub oidc_keys: Arc<ProviderKeys>,
     /// Whether this replica is draining (SIGTERM received).
     pub lifecycle: crate::server::Lifecycle,
+    /// Where the metrics listener listens, when `[metrics]` is set.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -206,6 +208,19 @@ pub async fn prepare(
         ));
     }
     let urls = Urls::new(public_url);
+    if let Some(metrics) = &config.metrics
+        && metrics
+            .listen
+            .get_ref()
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+    {
+        problems.push(loaded.problem_at(
+            &metrics.listen,
+            "metrics.listen",
+            "not an address and port (e.g. \"0.0.0.0:9100\")",
+        ));
+    }
     let share = config.directory.max_removed_share;
     if !(0.0..=1.0).contains(&share) {
         problems.push(ConfigProblem {

@@ -329,6 +329,8 @@ async fn deliver_proxy_granting_ticket(
             return Ok(None);
         }
         Err(error) => {
+            // The error's URL carries the pgtId and pgtIou: never logged.
+            let error = error.without_url();
             tracing::warn!(service = %grant.service_id, %error, "proxy callback unreachable: no proxy-granting ticket");
             return Ok(None);
         }

@@ -29,6 +29,7 @@ use sso_saml::{dsig, ids, ns};
 use super::CookieJar;
 use super::cookies::{SameSite, set_cookie};
 use crate::error::WebError;
+use crate::observe::prometheus::{self, AccessOutcome, Protocol, count_access, count_refusal};
 use crate::session::{Answer, Flow, Participant, Session, Via};
 use crate::state::AppState;
 use crate::subscriptions::{self, AccessError};
@@ -415,7 +416,12 @@ pub async fn respond(
     let service = registry.by_id(&flow.service_id).ok_or_else(|| {
         WebError::UnknownService(format!("service {} left the registry", flow.service_id))
     })?;
-    let identity = may_open(state, service, &session.identity).await?;
+    let protocol = protocol_of(&flow.answer);
+    let identity = count_refusal(
+        &service.id,
+        protocol,
+        may_open(state, service, &session.identity).await,
+    )?;
     // A SAML service that required a context the login does not have gets
     // NoAuthnContext (saml-core §3.4.1.2), not an assertion; an OpenID
     // Connect client's acr_values are voluntary (its ID token's acr says).
@@ -431,6 +437,7 @@ pub async fn respond(
             .is_none_or(|found| !flow.authn_contexts.contains(found))
     {
         tracing::info!(service = %service.id, "requested authentication context not obtained");
+        prometheus::record_access(&service.id, protocol, AccessOutcome::RefusedPolicy);
         let answer = SamlAnswer {
             request_id,
             acs_url,
@@ -438,16 +445,29 @@ pub async fn respond(
         };
         return saml_refusal(state, &answer, ns::STATUS_NO_AUTHN_CONTEXT).await;
     }
-    answer(
-        state,
-        session_id,
-        session,
-        service,
-        &identity,
-        &flow.answer,
-        fresh_login,
+    count_access(
+        &service.id,
+        protocol,
+        answer(
+            state,
+            session_id,
+            session,
+            service,
+            &identity,
+            &flow.answer,
+            fresh_login,
+        )
+        .await,
     )
-    .await
+}
+
+/// The protocol of a downstream answer, for the access metrics.
+fn protocol_of(answer: &Answer) -> Protocol {
+    match answer {
+        Answer::Saml { .. } => Protocol::Saml,
+        Answer::Cas { .. } => Protocol::Cas,
+        Answer::Oidc(_) => Protocol::Oidc,
+    }
 }
 
 /// Answers a request at once within a live session that satisfies it (true
@@ -472,11 +492,20 @@ pub(super) async fn answer_or_login(
             .await?
         && !needs_step_up(required.as_deref(), &session.identity)
     {
-        let identity = may_open(state, service, &session.identity).await?;
-        return answer(
-            state, session_id, &session, service, &identity, &request, false,
-        )
-        .await;
+        let protocol = protocol_of(&request);
+        let identity = count_refusal(
+            &service.id,
+            protocol,
+            may_open(state, service, &session.identity).await,
+        )?;
+        return count_access(
+            &service.id,
+            protocol,
+            answer(
+                state, session_id, &session, service, &identity, &request, false,
+            )
+            .await,
+        );
     }
     let (browser, cookie) = browser_binding(state, jar);
     let flow = Flow {

@@ -104,7 +104,9 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(crate::observe::prometheus::track_http))
+        .layer(TraceLayer::new_for_http().make_span_with(crate::observe::RequestSpan))
+        .layer(middleware::from_fn(crate::observe::request_id))
         .with_state(state)
 }
 

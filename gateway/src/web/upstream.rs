@@ -41,6 +41,7 @@ use super::cookies::{SameSite, set_cookie};
 use super::downstream::{self, BROWSER_COOKIE, SamlPost, browser_binding};
 use crate::error::WebError;
 use crate::join::{self, JoinError, Joined};
+use crate::observe::prometheus::{self, LoginOutcome, LoginProbe};
 use crate::pages::IdpChoice;
 use crate::session::{OidcRequest, PendingChoice, Session, UpstreamRequest};
 use crate::state::AppState;
@@ -172,28 +173,13 @@ pub async fn start(
             (url, cookie)
         }
         Upstream::Headers(connector) => {
-            let Some(Extension(ConnectInfo(peer))) = peer else {
-                return Err(WebError::Internal(
-                    "the server does not record the TCP peer of requests".into(),
-                ));
+            let probe = LoginProbe {
+                idp: Some(connector.id().to_owned()),
+                failure: None,
             };
-            let identity = connector
-                .identity(peer.ip(), &headers)
-                .map_err(|err| match err {
-                    idp_connectors::headers::HeaderError::UntrustedPeer(_) => {
-                        WebError::ProxyRequired(format!("{idp}: {err}"))
-                    }
-                    other => WebError::LoginFailed(format!("{idp}: {other}")),
-                })?;
-            let session = Session {
-                identity,
-                created_at: Utc::now().timestamp(),
-                upstream_name_id: None,
-                upstream_name_id_format: None,
-                upstream_session_index: None,
-                upstream_id_token: None,
-            };
-            return accept_login(&state, &jar, session, flow_id, &idp).await;
+            let result = header_login(&state, &jar, connector, peer, &headers, flow_id).await;
+            prometheus::record_login(&probe, &result);
+            return result;
         }
     };
     let mut response = Redirect::to(&url).into_response();
@@ -201,6 +187,43 @@ pub async fn start(
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// The trusted-header login of [`start`] (counted in `sso_logins_total`).
+async fn header_login(
+    state: &AppState,
+    jar: &CookieJar,
+    connector: &idp_connectors::headers::HeaderConnector,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    flow_id: Option<String>,
+) -> Result<Response, WebError> {
+    let idp = connector.id();
+    let Some(Extension(ConnectInfo(peer))) = peer else {
+        return Err(WebError::Internal(
+            "the server does not record the TCP peer of requests".into(),
+        ));
+    };
+    let identity = connector
+        .identity(peer.ip(), headers)
+        .map_err(|err| match err {
+            idp_connectors::headers::HeaderError::UntrustedPeer(ip) => {
+                WebError::ProxyRequired(format!(
+                    "{idp}: peer in {} is not a trusted proxy",
+                    crate::observe::truncated_ip(ip)
+                ))
+            }
+            other => WebError::LoginFailed(format!("{idp}: {other}")),
+        })?;
+    let session = Session {
+        identity,
+        created_at: Utc::now().timestamp(),
+        upstream_name_id: None,
+        upstream_name_id_format: None,
+        upstream_session_index: None,
+        upstream_id_token: None,
+    };
+    accept_login(state, jar, session, flow_id, idp).await
 }
 
 /// `GET /oidc/callback/{idp}`: the OpenID provider's authorization response.
@@ -213,8 +236,24 @@ pub async fn oidc_callback(
     Path(idp): Path<String>,
     Query(callback): Query<CallbackParams>,
 ) -> Result<Response, WebError> {
+    let mut probe = LoginProbe {
+        idp: state.upstream(&idp).map(|u| u.id().to_owned()),
+        failure: None,
+    };
+    let result = oidc_login(&state, &jar, &idp, &callback, &mut probe).await;
+    prometheus::record_login(&probe, &result);
+    result
+}
+
+async fn oidc_login(
+    state: &AppState,
+    jar: &CookieJar,
+    idp: &str,
+    callback: &CallbackParams,
+    probe: &mut LoginProbe,
+) -> Result<Response, WebError> {
     let connector = state
-        .upstream(&idp)
+        .upstream(idp)
         .and_then(Upstream::as_oidc)
         .ok_or_else(|| {
             WebError::BadRequest(format!("{idp:?} is not an OpenID Connect provider"))
@@ -233,6 +272,9 @@ pub async fn oidc_callback(
             "{idp}: callback for an unknown, expired or already used request"
         ))
     })?;
+    if let Some(flow_id) = &pending.flow_id {
+        crate::observe::record_flow(flow_id);
+    }
     if pending.auth.idp != idp {
         return Err(WebError::LoginFailed(format!(
             "callback for a request sent to {:?} delivered at {idp:?}'s endpoint (mix-up)",
@@ -244,18 +286,19 @@ pub async fn oidc_callback(
             "{idp}: callback delivered to another browser than the request's"
         )));
     }
-    let login = match connector.complete_login(&pending.auth, &callback).await {
+    let login = match connector.complete_login(&pending.auth, callback).await {
         Ok(login) => login,
         Err(err @ OidcError::ProviderUnavailable { .. }) => {
+            probe.failure = Some(LoginOutcome::UpstreamError);
             let upstream = state
-                .upstream(&idp)
+                .upstream(idp)
                 .ok_or_else(|| WebError::Internal(format!("{idp:?} vanished")))?;
             let retry_after = upstream
                 .availability()
                 .err()
                 .map(|rejected| rejected.retry_after);
             return unavailable_page(
-                &state,
+                state,
                 upstream,
                 pending.flow_id.as_deref(),
                 retry_after.unwrap_or_else(|| cooldown(upstream)),
@@ -264,6 +307,10 @@ pub async fn oidc_callback(
         }
         Err(err @ OidcError::ProviderError { .. }) => {
             return Err(WebError::UpstreamCancelled(format!("{idp}: {err}")));
+        }
+        Err(err @ OidcError::TokenRequest(_)) => {
+            probe.failure = Some(LoginOutcome::UpstreamError);
+            return Err(WebError::LoginFailed(format!("{idp}: {err}")));
         }
         Err(other) => return Err(WebError::LoginFailed(format!("{idp}: {other}"))),
     };
@@ -275,7 +322,7 @@ pub async fn oidc_callback(
         upstream_session_index: None,
         upstream_id_token: Some(login.id_token),
     };
-    accept_login(&state, &jar, session, pending.flow_id, &idp).await
+    accept_login(state, jar, session, pending.flow_id, idp).await
 }
 
 /// The cool-down of the upstream's breaker (the `Retry-After` of a failed
@@ -349,11 +396,23 @@ pub async fn metadata(State(state): State<AppState>) -> Result<Response, WebErro
         .into_response())
 }
 
-/// `POST /saml/sp/acs`: the IdP's Response.
+/// `POST /saml/sp/acs`: the IdP's Response (counted in `sso_logins_total`).
 pub async fn acs(
     State(state): State<AppState>,
     jar: CookieJar,
     Form(form): Form<SamlPost>,
+) -> Result<Response, WebError> {
+    let mut probe = LoginProbe::default();
+    let result = acs_login(&state, &jar, &form, &mut probe).await;
+    prometheus::record_login(&probe, &result);
+    result
+}
+
+async fn acs_login(
+    state: &AppState,
+    jar: &CookieJar,
+    form: &SamlPost,
+    probe: &mut LoginProbe,
 ) -> Result<Response, WebError> {
     let encoded = form
         .response()
@@ -366,6 +425,11 @@ pub async fn acs(
     let peek = any
         .peek(encoded)
         .map_err(|err| WebError::LoginFailed(err.to_string()))?;
+    probe.idp = peek
+        .issuer
+        .as_deref()
+        .and_then(|issuer| state.connector_by_entity(issuer))
+        .map(|connector| connector.id().to_owned());
 
     // The pending request this claims to answer: consumed once, whatever the outcome.
     let pending = match &peek.in_response_to {
@@ -378,6 +442,10 @@ pub async fn acs(
         (None, None) => None,
     }
     .ok_or_else(|| WebError::LoginFailed("response from an unknown identity provider".into()))?;
+    probe.idp = Some(connector.id().to_owned());
+    if let Some(flow_id) = pending.as_ref().and_then(|p| p.flow_id.as_deref()) {
+        crate::observe::record_flow(flow_id);
+    }
     if let Some(pending) = &pending
         && jar.get(BROWSER_COOKIE).map(crate::digest).as_deref() != Some(pending.browser.as_str())
     {
@@ -389,11 +457,19 @@ pub async fn acs(
     let login = connector
         .validate(encoded, expected, state.store.as_ref(), Utc::now())
         .await
-        .map_err(|err| match err {
-            idp_connectors::saml::ResponseError::StoreUnavailable(detail) => {
-                WebError::Unavailable(detail)
+        .map_err(|err| {
+            use idp_connectors::saml::ResponseError;
+            match err {
+                ResponseError::StoreUnavailable(detail) => WebError::Unavailable(detail),
+                other => {
+                    probe.failure = match other {
+                        ResponseError::Replay => Some(LoginOutcome::Replay),
+                        ResponseError::Status { .. } => Some(LoginOutcome::UpstreamError),
+                        _ => None,
+                    };
+                    WebError::LoginFailed(format!("{}: {other}", connector.id()))
+                }
             }
-            other => WebError::LoginFailed(format!("{}: {other}", connector.id())),
         })?;
 
     let session = Session {
@@ -405,7 +481,7 @@ pub async fn acs(
         upstream_id_token: None,
     };
     let flow_id = pending.and_then(|p| p.flow_id).filter(|f| !f.is_empty());
-    accept_login(&state, &jar, session, flow_id, connector.id()).await
+    accept_login(state, jar, session, flow_id, connector.id()).await
 }
 
 /// What every accepted upstream login goes through, whatever the protocol:
@@ -449,6 +525,7 @@ async fn accept_login(
                 .academie_choice(&id, &options)
                 .map_err(|err| WebError::Internal(err.to_string()))?;
             let mut response = Html(page).into_response();
+            response.extensions_mut().insert(prometheus::LoginPending);
             if let Some(cookie) = new_cookie {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
@@ -541,8 +618,28 @@ pub async fn choose_academie(
     if !pending.options.iter().any(|o| o.academie == form.academie) {
         return Err(WebError::BadRequest("académie not offered".into()));
     }
+    let probe = LoginProbe {
+        idp: Some(pending.idp.clone()),
+        failure: None,
+    };
+    let result = chosen_academie(&state, &jar, pending, &form.academie).await;
+    prometheus::record_login(&probe, &result);
+    result
+}
+
+/// The login of [`choose_academie`] once the choice is accepted (counted in
+/// `sso_logins_total`).
+async fn chosen_academie(
+    state: &AppState,
+    jar: &CookieJar,
+    pending: PendingChoice,
+    academie: &str,
+) -> Result<Response, WebError> {
+    if let Some(flow_id) = &pending.flow_id {
+        crate::observe::record_flow(flow_id);
+    }
     let mut session = pending.session;
-    join::keep_academie(&mut session.identity, &form.academie);
+    join::keep_academie(&mut session.identity, academie);
     let joined = join::join(
         &state.directory,
         &state.config.directory,
@@ -556,7 +653,7 @@ pub async fn choose_academie(
                 identity,
                 ..session
             };
-            finish_login(&state, &jar, session, pending.flow_id, &pending.idp).await
+            finish_login(state, jar, session, pending.flow_id, &pending.idp).await
         }
         Joined::Choose(_) => Err(WebError::Internal(
             "several académies left after the choice".into(),

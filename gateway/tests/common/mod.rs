@@ -26,6 +26,7 @@ pub struct Page {
 /// A browser with its own cookie jar.
 pub struct Browser {
     client: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
     /// Every URL requested, in order.
     pub visited: Vec<String>,
     /// The last SAML form submitted.
@@ -47,13 +48,15 @@ impl Browser {
     /// A browser sending these headers with every request (what a reverse
     /// proxy in front of the gateway would add).
     pub fn with_headers(headers: reqwest::header::HeaderMap) -> Self {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Self {
             client: reqwest::Client::builder()
-                .cookie_store(true)
+                .cookie_provider(std::sync::Arc::clone(&jar))
                 .redirect(reqwest::redirect::Policy::none())
                 .default_headers(headers)
                 .build()
                 .unwrap(),
+            jar,
             visited: Vec::new(),
             last_saml_form: None,
             stop_at: None,
@@ -150,6 +153,15 @@ impl Browser {
             .to_str()
             .unwrap();
         response.url().join(location).unwrap().to_string()
+    }
+
+    /// The `Cookie` header this browser sends to `url` (empty when none).
+    pub fn cookies(&self, url: &str) -> String {
+        use reqwest::cookie::CookieStore;
+        self.jar
+            .cookies(&reqwest::Url::parse(url).unwrap())
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default()
     }
 
     /// Whether any visited URL contains `part`.
