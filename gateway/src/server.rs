@@ -101,6 +101,12 @@ pub async fn build(
         registry.spawn_watch(Duration::from_secs(config.registry.reload_interval_seconds));
     }
     registry.spawn_sighup();
+    let limits = Arc::new(crate::limits::Limits::new(
+        &config,
+        Arc::clone(&store),
+        identifier_keys.current().clone(),
+    ));
+    crate::web::request_limits::spawn_retain(Arc::downgrade(&limits));
     let state = AppState {
         config: Arc::new(config),
         urls: Arc::new(urls),
@@ -116,6 +122,7 @@ pub async fn build(
         demo_link,
         school_cache: Arc::default(),
         oidc_keys,
+        limits,
     };
     Ok((crate::web::router(state.clone()), state))
 }

@@ -135,6 +135,8 @@ pub struct AppState {
     pub school_cache: Arc<crate::subscriptions::SchoolCache>,
     /// The OpenID provider's signing keys.
     pub oidc_keys: Arc<ProviderKeys>,
+    /// Trusted proxies, request ceiling, load shedding, failure counting.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -388,6 +390,7 @@ pub async fn prepare(
         .map_err(|p| problems.push(p))
         .ok()
         .flatten();
+    problems.extend(crate::limits::check(loaded));
     if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),

@@ -28,6 +28,7 @@ use serde::Deserialize;
 use sso_saml::metadata::{SpMetadataSpec, build_sp_metadata};
 
 use super::CookieJar;
+use super::client_ip::ClientIp;
 use super::cookies::{SameSite, set_cookie};
 use super::downstream::{self, BROWSER_COOKIE, SamlPost, browser_binding};
 use crate::error::WebError;
@@ -94,6 +95,7 @@ pub async fn start(
     Path(idp): Path<String>,
     Query(query): Query<DiscoveryQuery>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientIp(client_ip): ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let upstream = state
@@ -158,14 +160,15 @@ pub async fn start(
                     "the server does not record the TCP peer of requests".into(),
                 ));
             };
-            let identity = connector
-                .identity(peer.ip(), &headers)
-                .map_err(|err| match err {
-                    idp_connectors::headers::HeaderError::UntrustedPeer(_) => {
-                        WebError::ProxyRequired(format!("{idp}: {err}"))
-                    }
-                    other => WebError::LoginFailed(format!("{idp}: {other}")),
-                })?;
+            let attempt = state.limits.failures.before_check(None, client_ip).await;
+            let identity = match connector.identity(peer.ip(), &headers) {
+                Ok(identity) => identity,
+                Err(err @ idp_connectors::headers::HeaderError::UntrustedPeer(_)) => {
+                    attempt.failed().await;
+                    return Err(WebError::ProxyRequired(format!("{idp}: {err}")));
+                }
+                Err(other) => return Err(WebError::LoginFailed(format!("{idp}: {other}"))),
+            };
             let session = Session {
                 identity,
                 created_at: Utc::now().timestamp(),
@@ -188,14 +191,36 @@ pub async fn start(
 /// The pending request named by `state` is consumed once, whatever the
 /// outcome; it must have been sent to this very provider (mix-up defence)
 /// from this browser; then the connector's acceptance sequence runs.
+///
+/// A refused callback (forged, replayed, mixed up) is a failure counted
+/// against the client IP (see [`crate::limits`]).
 pub async fn oidc_callback(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     jar: CookieJar,
     Path(idp): Path<String>,
     Query(callback): Query<CallbackParams>,
 ) -> Result<Response, WebError> {
+    let attempt = state.limits.failures.before_check(None, ip).await;
+    let outcome = check_oidc_callback(&state, &jar, &idp, &callback).await;
+    if matches!(
+        outcome,
+        Err(WebError::LoginFailed(_) | WebError::Expired(_))
+    ) {
+        attempt.failed().await;
+    }
+    outcome
+}
+
+/// The checks of [`oidc_callback`], once its delay is over.
+async fn check_oidc_callback(
+    state: &AppState,
+    jar: &CookieJar,
+    idp: &str,
+    callback: &CallbackParams,
+) -> Result<Response, WebError> {
     let connector = state
-        .upstream(&idp)
+        .upstream(idp)
         .and_then(Upstream::as_oidc)
         .ok_or_else(|| {
             WebError::BadRequest(format!("{idp:?} is not an OpenID Connect provider"))
@@ -226,7 +251,7 @@ pub async fn oidc_callback(
         )));
     }
     let login = connector
-        .complete_login(&pending.auth, &callback)
+        .complete_login(&pending.auth, callback)
         .await
         .map_err(|err| match err {
             OidcError::ProviderError { .. } => WebError::UpstreamCancelled(format!("{idp}: {err}")),
@@ -240,7 +265,7 @@ pub async fn oidc_callback(
         upstream_session_index: None,
         upstream_id_token: Some(login.id_token),
     };
-    accept_login(&state, &jar, session, pending.flow_id, &idp).await
+    accept_login(state, jar, session, pending.flow_id, idp).await
 }
 
 /// `GET /saml/sp/metadata`
@@ -266,11 +291,28 @@ pub async fn metadata(State(state): State<AppState>) -> Result<Response, WebErro
         .into_response())
 }
 
-/// `POST /saml/sp/acs`: the IdP's Response.
+/// `POST /saml/sp/acs`: the IdP's Response. A refused Response (forged,
+/// replayed, badly signed) is a failure counted against the client IP (see
+/// [`crate::limits`]).
 pub async fn acs(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     jar: CookieJar,
     Form(form): Form<SamlPost>,
+) -> Result<Response, WebError> {
+    let attempt = state.limits.failures.before_check(None, ip).await;
+    let outcome = check_response(&state, &jar, &form).await;
+    if matches!(outcome, Err(WebError::LoginFailed(_))) {
+        attempt.failed().await;
+    }
+    outcome
+}
+
+/// The checks of [`acs`], once its delay is over.
+async fn check_response(
+    state: &AppState,
+    jar: &CookieJar,
+    form: &SamlPost,
 ) -> Result<Response, WebError> {
     let encoded = form
         .response()
@@ -322,7 +364,7 @@ pub async fn acs(
         upstream_id_token: None,
     };
     let flow_id = pending.and_then(|p| p.flow_id).filter(|f| !f.is_empty());
-    accept_login(&state, &jar, session, flow_id, connector.id()).await
+    accept_login(state, jar, session, flow_id, connector.id()).await
 }
 
 /// What every accepted upstream login goes through, whatever the protocol:
