@@ -68,6 +68,9 @@ pub struct GatewayConfig {
     /// The OpenID Connect provider.
     #[serde(default)]
     pub oidc_provider: OidcProviderConfig,
+    /// Failure counting and the per-IP request ceiling.
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
     /// The Prometheus metrics listener; none when the table is absent.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
@@ -245,6 +248,27 @@ pub struct ServerConfig {
     /// Emit JSON logs (production) rather than human-readable ones.
     #[serde(default)]
     pub json_logs: bool,
+    /// Reverse proxies (IPs or CIDR networks) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
+    /// Requests handled at once by this replica.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: Spanned<usize>,
+    /// Requests waiting for a place beyond `max_in_flight`.
+    #[serde(default = "default_max_queued")]
+    pub max_queued: usize,
+    /// Longest wait of a queued request (milliseconds).
+    #[serde(default = "default_queue_timeout")]
+    pub queue_timeout_ms: Spanned<u64>,
+    /// Most header fields in a request.
+    #[serde(default = "default_max_header_count")]
+    pub max_header_count: Spanned<usize>,
+    /// Most bytes of header names and values in a request.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: Spanned<usize>,
+    /// Longest request target (URL path and query, bytes).
+    #[serde(default = "default_max_uri_bytes")]
+    pub max_uri_bytes: Spanned<usize>,
     /// On SIGTERM, the longest wait for in-flight requests to finish before
     /// the process exits anyway.
     #[serde(default = "default_shutdown_grace")]
@@ -259,6 +283,30 @@ pub struct ServerConfig {
 
 fn default_shutdown_grace() -> u64 {
     25
+}
+
+fn default_max_in_flight() -> Spanned<usize> {
+    Spanned::new(0..0, 32)
+}
+
+fn default_max_queued() -> usize {
+    128
+}
+
+fn default_queue_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 500)
+}
+
+fn default_max_header_count() -> Spanned<usize> {
+    Spanned::new(0..0, 64)
+}
+
+fn default_max_header_bytes() -> Spanned<usize> {
+    Spanned::new(0..0, 16 * 1024)
+}
+
+fn default_max_uri_bytes() -> Spanned<usize> {
+    Spanned::new(0..0, 8 * 1024)
 }
 
 /// `[session]`

@@ -198,8 +198,9 @@ pub struct DemoOptions {
     /// Extra files (plain file name, contents) written into the services
     /// folder before the configuration is loaded.
     pub extra_services: Vec<(String, String)>,
-    /// Extra configuration merged into the demo's `gateway.toml`: a table
-    /// replaces the demo's table of the same name, an array (e.g. more
+    /// Extra configuration merged into the demo's `gateway.toml`: the keys
+    /// of a table replace or join those of the demo's table of the same
+    /// name (e.g. `[server] trusted_proxies`), an array (e.g. more
     /// `[[oidc_idp]]` or `[[header_idp]]`) is appended to the demo's.
     pub extra_config: toml::Table,
 }
@@ -341,6 +342,7 @@ fn demo_config_text(
     for (key, value) in extra.clone() {
         match (table.get_mut(&key), value) {
             (Some(toml::Value::Array(mine)), toml::Value::Array(more)) => mine.extend(more),
+            (Some(toml::Value::Table(mine)), toml::Value::Table(more)) => mine.extend(more),
             (_, value) => {
                 table.insert(key, value);
             }

@@ -37,6 +37,14 @@ pub enum WebError {
     Expired(String),
     /// The shared store is unreachable.
     Unavailable(String),
+    /// This replica is saturated: the request was shed (load shedding).
+    Overloaded(String),
+    /// The client IP sent more requests than its ceiling allows.
+    TooManyRequests(String),
+    /// The request's header fields are too many or too large.
+    HeadersTooLarge(String),
+    /// The request target (URL) is too long.
+    UriTooLong(String),
     /// A bug or an unexpected failure.
     Internal(String),
 }
@@ -67,7 +75,10 @@ impl WebError {
             | WebError::StrongerLoginRequired(_)
             | WebError::NoSubscription(_)
             | WebError::NotInDirectory(_) => StatusCode::FORBIDDEN,
-            WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Unavailable(_) | WebError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            WebError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,6 +151,28 @@ impl WebError {
                 "La plateforme de connexion est momentanément indisponible.",
                 Some("Réessayez dans quelques instants."),
             ),
+            WebError::Overloaded(_) => (
+                "Service momentanément indisponible",
+                "La plateforme de connexion reçoit trop de demandes en ce moment.",
+                Some("Réessayez dans quelques secondes."),
+            ),
+            WebError::TooManyRequests(_) => (
+                "Trop de demandes",
+                "Trop de demandes sont arrivées depuis votre réseau en peu de temps.",
+                Some("Patientez quelques secondes, puis réessayez."),
+            ),
+            WebError::HeadersTooLarge(_) => (
+                "Demande trop volumineuse",
+                "Votre navigateur a envoyé des en-têtes trop nombreux ou trop longs.",
+                Some(
+                    "Effacez les cookies de ce site dans votre navigateur, puis réessayez depuis le service que vous vouliez ouvrir.",
+                ),
+            ),
+            WebError::UriTooLong(_) => (
+                "Adresse trop longue",
+                "L'adresse demandée est trop longue pour être traitée.",
+                Some("Revenez au service que vous vouliez ouvrir et réessayez."),
+            ),
             WebError::Internal(_) => (
                 "Erreur inattendue",
                 "Une erreur inattendue s'est produite.",
@@ -162,6 +195,10 @@ impl WebError {
             | WebError::NoSubscription(d)
             | WebError::Expired(d)
             | WebError::Unavailable(d)
+            | WebError::Overloaded(d)
+            | WebError::TooManyRequests(d)
+            | WebError::HeadersTooLarge(d)
+            | WebError::UriTooLong(d)
             | WebError::Internal(d) => d,
         }
     }
@@ -222,7 +259,16 @@ impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let reference = crate::random_token().chars().take(10).collect::<String>();
         let status = self.status();
-        if status.is_server_error() {
+        if matches!(self, WebError::Overloaded(_) | WebError::TooManyRequests(_)) {
+            // Counted by metrics; one log line per refused request would
+            // add load exactly when the replica is saturated.
+            tracing::debug!(
+                reference,
+                status = status.as_u16(),
+                detail = self.detail(),
+                "request shed"
+            );
+        } else if status.is_server_error() {
             tracing::error!(
                 reference,
                 status = status.as_u16(),

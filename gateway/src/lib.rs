@@ -14,6 +14,7 @@ pub mod error;
 pub mod explain;
 pub mod issue;
 pub mod join;
+pub mod limits;
 pub mod observe;
 pub mod oidc;
 pub mod pages;

@@ -144,6 +144,12 @@ pub async fn build(
         registry.spawn_watch(Duration::from_secs(config.registry.reload_interval_seconds));
     }
     registry.spawn_sighup();
+    let limits = Arc::new(crate::limits::Limits::new(
+        &config,
+        Arc::clone(&store),
+        identifier_keys.current().clone(),
+    ));
+    crate::web::request_limits::spawn_retain(Arc::downgrade(&limits));
     let state = AppState {
         config: Arc::new(config),
         urls: Arc::new(urls),
@@ -161,6 +167,7 @@ pub async fn build(
         oidc_keys,
         lifecycle: Lifecycle::default(),
         metrics_addr,
+        limits,
     };
     Ok((crate::web::router(state.clone()), state))
 }

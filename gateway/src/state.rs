@@ -139,6 +139,8 @@ pub struct AppState {
     pub lifecycle: crate::server::Lifecycle,
     /// Where the metrics listener listens, when `[metrics]` is set.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Trusted proxies, request ceiling, load shedding, failure counting.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -424,6 +426,7 @@ pub async fn prepare(
             message,
         });
     }
+    problems.extend(crate::limits::check(loaded));
     if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),

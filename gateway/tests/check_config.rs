@@ -322,3 +322,34 @@ fn wrong_resilience_values_of_an_upstream_are_located() {
         );
     }
 }
+
+#[test]
+fn bad_trusted_proxy_and_limits_are_located() {
+    let (_dir, config) = example();
+    let (ok, text) = check(&config);
+    assert!(ok, "positive control: the example is valid\n{text}");
+    replace(
+        &config,
+        "trusted_proxies = [\"10.0.0.0/8\"]",
+        "trusted_proxies = [\"10.0.0.0/33\"]",
+    );
+    replace(&config, "ip = 75\n", "ip = 500\n");
+    replace(&config, "max_in_flight = 32", "max_in_flight = 0");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    for (needle, field) in [
+        ("trusted_proxies = [", "server.trusted_proxies[0]"),
+        ("ip = 500", "limits.fallback.ip"),
+        ("max_in_flight = 0", "server.max_in_flight"),
+    ] {
+        let expected = format!(
+            "{}:{}: field `{field}`",
+            config.display(),
+            line_of(&config, needle)
+        );
+        assert!(
+            text.contains(&expected),
+            "expected {expected:?} in:\n{text}"
+        );
+    }
+}

@@ -82,7 +82,10 @@ fn header_name(name: &str) -> Result<HeaderName, HeaderConfigError> {
         .map_err(|_| HeaderConfigError::BadHeaderName(name.to_owned()))
 }
 
-fn parse_proxy(entry: &str) -> Result<IpNet, HeaderConfigError> {
+/// A trusted-proxy entry: an IP address (a one-address network) or a CIDR
+/// network, surrounding spaces ignored. Shared with the gateway's
+/// `[server] trusted_proxies`.
+pub fn parse_proxy(entry: &str) -> Result<IpNet, HeaderConfigError> {
     let entry = entry.trim();
     entry
         .parse::<IpNet>()
@@ -91,7 +94,7 @@ fn parse_proxy(entry: &str) -> Result<IpNet, HeaderConfigError> {
 }
 
 /// An IPv4 peer seen through a dual-stack socket (`::ffff:a.b.c.d`) is that IPv4 peer.
-fn canonical(peer: IpAddr) -> IpAddr {
+pub fn canonical(peer: IpAddr) -> IpAddr {
     match peer {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
         IpAddr::V4(_) => peer,

@@ -98,6 +98,19 @@ impl IdentifierKey {
         }
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// HMAC-SHA-256 of `value` under the secret in the context `label`
+    /// (domain-separated from [`Self::opaque_id`]): 64 lower-case hex
+    /// characters. The gateway names its rate-limit counters with it, so
+    /// that no IP address or account appears in the store.
+    pub fn keyed_digest(&self, label: &str, value: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"digest:");
+        mac.update(label.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
 }
 
 /// The identifier secrets: the current one and named previous ones (kept
@@ -218,6 +231,18 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
     const OLD_SECRET: &[u8] = b"the 2025 secret, rotated in 2026";
+
+    #[test]
+    fn keyed_digests_depend_on_secret_label_and_value() {
+        let key = IdentifierKey::from_bytes(SECRET).unwrap();
+        let digest = key.keyed_digest("rate-limit", "192.0.2.1");
+        assert_eq!(digest.len(), 64);
+        assert_eq!(digest, key.keyed_digest("rate-limit", "192.0.2.1"));
+        assert_ne!(digest, key.keyed_digest("rate-limit", "192.0.2.2"));
+        assert_ne!(digest, key.keyed_digest("other", "192.0.2.1"));
+        let old = IdentifierKey::from_bytes(OLD_SECRET).unwrap();
+        assert_ne!(digest, old.keyed_digest("rate-limit", "192.0.2.1"));
+    }
 
     /// A service loaded from a file whose `[identifier]` table is `identifier`.
     fn service(id: &str, identifier: &str) -> ServiceDefinition {

@@ -227,9 +227,11 @@ impl LoginOutcome {
     /// refusal is counted in [`ACCESSES`]).
     pub fn of_error(error: &WebError) -> Self {
         match error {
-            WebError::BadRequest(_) | WebError::UnknownService(_) | WebError::LoginFailed(_) => {
-                Self::InvalidResponse
-            }
+            WebError::BadRequest(_)
+            | WebError::UnknownService(_)
+            | WebError::LoginFailed(_)
+            | WebError::HeadersTooLarge(_)
+            | WebError::UriTooLong(_) => Self::InvalidResponse,
             WebError::UpstreamCancelled(_) => Self::Cancelled,
             WebError::ProxyRequired(_) => Self::UntrustedProxy,
             WebError::NotInDirectory(_) => Self::RefusedByDirectory,
@@ -239,7 +241,9 @@ impl LoginOutcome {
             | WebError::NotForYourSchool(_)
             | WebError::StrongerLoginRequired(_)
             | WebError::NoSubscription(_) => Self::Success,
-            WebError::Internal(_) => Self::Error,
+            WebError::Internal(_) | WebError::Overloaded(_) | WebError::TooManyRequests(_) => {
+                Self::Error
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use sp_registry::subscription::Subscription;
 
+use super::client_ip::ClientIp;
 use crate::state::AppState;
 use crate::subscriptions::{self, SubscriptionStoreError};
 
@@ -37,15 +38,24 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 /// Lets a request through only with the configured bearer token.
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Wrong tokens are failures counted against the client IP (see
+/// [`crate::limits`]).
+async fn require_token(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = state.admin_token else {
         return refusal(StatusCode::NOT_FOUND, "the admin API is not enabled");
     };
+    let attempt = state.limits.failures.before_check(None, ip).await;
     let matches = super::bearer_digest(request.headers())
         .is_some_and(|given| super::same_digest(&given, &expected));
     if matches {
         next.run(request).await
     } else {
+        attempt.failed().await;
         tracing::warn!("admin API call refused: missing or wrong token");
         refusal(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
     }

@@ -37,12 +37,14 @@ use sp_registry::ServiceDefinition;
 use sso_core::Identity;
 
 use super::CookieJar;
+use super::client_ip::ClientIp;
 use super::downstream::{
     answer_or_login, may_open, needs_step_up, record_participant, required_contexts,
 };
 use super::oidc::with_parameters;
 use crate::cas::{self, FailureCode, ProxyGrant, TicketGrant};
 use crate::error::WebError;
+use crate::limits::Account;
 use crate::session::{Answer, Participant, Session, Via};
 use crate::state::AppState;
 
@@ -205,7 +207,49 @@ enum Accepts {
 
 /// Consumes the ticket, then checks it against the request (spec §2.5.1,
 /// §2.6.1).
+///
+/// An unknown, expired, spent or foreign ticket is a failure counted against
+/// the service and the client IP (see [`crate::limits`]): after too many,
+/// the validation waits before it runs, and answers as it would have.
 async fn validate_ticket(
+    state: &AppState,
+    query: &ValidateQuery,
+    accepts: Accepts,
+    ip: std::net::IpAddr,
+) -> Result<TicketGrant, Refusal> {
+    let (Some(service_url), Some(_)) = (&query.service, &query.ticket) else {
+        return Err(Refusal::new(
+            FailureCode::InvalidRequest,
+            "both service and ticket are required",
+        ));
+    };
+    let service_id = state
+        .registry
+        .get()
+        .by_cas_service(service_url)
+        .map(|service| service.id.clone())
+        .unwrap_or_else(|_| service_url.clone());
+    let attempt = state
+        .limits
+        .failures
+        .before_check(Some(Account::CasService(&service_id)), ip)
+        .await;
+    let outcome = check_ticket(state, query, accepts).await;
+    if let Err(refusal) = &outcome
+        && matches!(
+            refusal.code,
+            FailureCode::InvalidTicket
+                | FailureCode::InvalidService
+                | FailureCode::InvalidTicketSpec
+        )
+    {
+        attempt.failed().await;
+    }
+    outcome
+}
+
+/// The checks of [`validate_ticket`], once its delay is over.
+async fn check_ticket(
     state: &AppState,
     query: &ValidateQuery,
     accepts: Accepts,
@@ -376,22 +420,29 @@ fn authentication_date(grant: &TicketGrant) -> String {
 /// tickets, XML, or JSON with `format=JSON`, with the released attributes.
 pub async fn service_validate(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Query(query): Query<ValidateQuery>,
 ) -> Response {
-    validation_answer(&state, &query, Accepts::ServiceTickets).await
+    validation_answer(&state, &query, Accepts::ServiceTickets, ip).await
 }
 
 /// `GET /cas/proxyValidate` and `GET /cas/p3/proxyValidate`: service and
 /// proxy tickets, a proxy ticket's answer naming its proxies.
 pub async fn proxy_validate(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Query(query): Query<ValidateQuery>,
 ) -> Response {
-    validation_answer(&state, &query, Accepts::ServiceAndProxyTickets).await
+    validation_answer(&state, &query, Accepts::ServiceAndProxyTickets, ip).await
 }
 
-async fn validation_answer(state: &AppState, query: &ValidateQuery, accepts: Accepts) -> Response {
-    let outcome = match validate_ticket(state, query, accepts).await {
+async fn validation_answer(
+    state: &AppState,
+    query: &ValidateQuery,
+    accepts: Accepts,
+    ip: std::net::IpAddr,
+) -> Response {
+    let outcome = match validate_ticket(state, query, accepts, ip).await {
         Ok(grant) => deliver_proxy_granting_ticket(state, query, &grant)
             .await
             .map(|iou| (grant, iou)),
@@ -584,9 +635,10 @@ fn xml_response(status: StatusCode, body: String) -> Response {
 /// `GET /cas/validate`: CAS 1, the user only.
 pub async fn validate(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Query(query): Query<ValidateQuery>,
 ) -> Response {
-    let (status, user) = match validate_ticket(&state, &query, Accepts::ServiceTickets).await {
+    let (status, user) = match validate_ticket(&state, &query, Accepts::ServiceTickets, ip).await {
         Ok(grant) => (StatusCode::OK, Some(grant.user)),
         Err(refusal) => (refusal.status, None),
     };

@@ -4,11 +4,14 @@
 
 mod admin;
 mod cas;
+pub mod client_ip;
 mod cookies;
 mod downstream;
 mod logout;
 pub mod mediacentre;
 mod oidc;
+pub mod request_limits;
+pub mod shed;
 mod upstream;
 
 use std::time::Duration;
@@ -82,6 +85,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             render_error_pages,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), shed::shed))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_limits::guard,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -150,7 +158,13 @@ async fn render_error_pages(
     request: Request,
     next: Next,
 ) -> Response {
-    let mut response = next.run(request).await;
+    with_page(&state, next.run(request).await)
+}
+
+/// Renders the French page of an error response (see [`ErrorPage`]); other
+/// responses pass unchanged. The guard layers, outside the page middleware,
+/// call it themselves.
+fn with_page(state: &AppState, mut response: Response) -> Response {
     let Some(page) = response.extensions_mut().remove::<ErrorPage>() else {
         return response;
     };

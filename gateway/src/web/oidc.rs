@@ -43,8 +43,10 @@ use sp_registry::{
 use sso_core::Identity;
 
 use super::CookieJar;
+use super::client_ip::ClientIp;
 use super::downstream::{answer_or_login, record_participant};
 use crate::error::WebError;
+use crate::limits::Account;
 use crate::oidc::{self, AccessGrant, AuthorizationRequest, CodeGrant};
 use crate::session::{Answer, Participant, Session, Via};
 use crate::state::AppState;
@@ -708,15 +710,36 @@ struct Exchanged {
     access_token_key: String,
 }
 
-/// `POST /oidc/token`.
+/// The client id a token request claims, before any check (the account
+/// its failures are counted against; empty when it names none).
+fn claimed_client_id(headers: &HeaderMap, form: &TokenForm) -> String {
+    match basic_credentials(headers) {
+        Some(Ok((id, _))) => id,
+        _ => form.client_id.clone().unwrap_or_default(),
+    }
+}
+
+/// `POST /oidc/token`. Client authentication failures are counted (see
+/// [`crate::limits`]): after too many, the check waits first, then answers
+/// exactly as it would have.
 pub async fn token(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
+    let claimed = claimed_client_id(&headers, &form);
+    let attempt = state
+        .limits
+        .failures
+        .before_check(Some(Account::OidcClient(&claimed)), ip)
+        .await;
     match exchange(&state, &headers, &form).await {
         Ok(body) => Json(body).into_response(),
         Err(error) => {
+            if error.code == "invalid_client" {
+                attempt.failed().await;
+            }
             tracing::info!(error = error.code, reason = %error.description, "token request refused");
             error.into_response()
         }
@@ -877,7 +900,11 @@ async fn revoke_if_replayed(state: &AppState, code: &str) -> Result<(), TokenErr
 
 /// `GET` and `POST /oidc/userinfo` (Core §5.3): the claims of the access
 /// token's grant, with its `sub`.
-pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn userinfo(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Response {
     let invalid = |status: StatusCode, challenge: &'static str| {
         (
             status,
@@ -891,6 +918,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let Some(token) = super::bearer_token(&headers) else {
         return invalid(StatusCode::UNAUTHORIZED, "Bearer realm=\"sso-gateway\"");
     };
+    let attempt = state.limits.failures.before_check(None, ip).await;
     match sso_store::get_json::<AccessGrant>(state.store.as_ref(), &oidc::access_token_key(token))
         .await
     {
@@ -899,10 +927,13 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
             body.insert("sub".into(), grant.sub.into());
             Json(body).into_response()
         }
-        Ok(None) => invalid(
-            StatusCode::UNAUTHORIZED,
-            "Bearer error=\"invalid_token\", error_description=\"unknown, revoked or expired access token\"",
-        ),
+        Ok(None) => {
+            attempt.failed().await;
+            invalid(
+                StatusCode::UNAUTHORIZED,
+                "Bearer error=\"invalid_token\", error_description=\"unknown, revoked or expired access token\"",
+            )
+        }
         Err(error) => {
             tracing::error!(%error, "userinfo: store unavailable");
             (

@@ -37,6 +37,7 @@ use serde::Deserialize;
 use sso_saml::metadata::{SpMetadataSpec, build_sp_metadata};
 
 use super::CookieJar;
+use super::client_ip::ClientIp;
 use super::cookies::{SameSite, set_cookie};
 use super::downstream::{self, BROWSER_COOKIE, SamlPost, browser_binding};
 use crate::error::WebError;
@@ -105,6 +106,7 @@ pub async fn start(
     Path(idp): Path<String>,
     Query(query): Query<DiscoveryQuery>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientIp(client_ip): ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let upstream = state
@@ -177,7 +179,11 @@ pub async fn start(
                 idp: Some(connector.id().to_owned()),
                 failure: None,
             };
+            let attempt = state.limits.failures.before_check(None, client_ip).await;
             let result = header_login(&state, &jar, connector, peer, &headers, flow_id).await;
+            if matches!(result, Err(WebError::ProxyRequired(_))) {
+                attempt.failed().await;
+            }
             prometheus::record_login(&probe, &result);
             return result;
         }
@@ -230,8 +236,12 @@ async fn header_login(
 /// The pending request named by `state` is consumed once, whatever the
 /// outcome; it must have been sent to this very provider (mix-up defence)
 /// from this browser; then the connector's acceptance sequence runs.
+///
+/// A refused callback (forged, replayed, mixed up) is a failure counted
+/// against the client IP (see [`crate::limits`]).
 pub async fn oidc_callback(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     jar: CookieJar,
     Path(idp): Path<String>,
     Query(callback): Query<CallbackParams>,
@@ -240,11 +250,16 @@ pub async fn oidc_callback(
         idp: state.upstream(&idp).map(|u| u.id().to_owned()),
         failure: None,
     };
+    let attempt = state.limits.failures.before_check(None, ip).await;
     let result = oidc_login(&state, &jar, &idp, &callback, &mut probe).await;
+    if matches!(result, Err(WebError::LoginFailed(_) | WebError::Expired(_))) {
+        attempt.failed().await;
+    }
     prometheus::record_login(&probe, &result);
     result
 }
 
+/// The checks of [`oidc_callback`], once its delay is over.
 async fn oidc_login(
     state: &AppState,
     jar: &CookieJar,
@@ -397,17 +412,25 @@ pub async fn metadata(State(state): State<AppState>) -> Result<Response, WebErro
 }
 
 /// `POST /saml/sp/acs`: the IdP's Response (counted in `sso_logins_total`).
+/// A refused Response (forged, replayed, badly signed) is a failure counted
+/// against the client IP (see [`crate::limits`]).
 pub async fn acs(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     jar: CookieJar,
     Form(form): Form<SamlPost>,
 ) -> Result<Response, WebError> {
     let mut probe = LoginProbe::default();
+    let attempt = state.limits.failures.before_check(None, ip).await;
     let result = acs_login(&state, &jar, &form, &mut probe).await;
+    if matches!(result, Err(WebError::LoginFailed(_))) {
+        attempt.failed().await;
+    }
     prometheus::record_login(&probe, &result);
     result
 }
 
+/// The checks of [`acs`], once its delay is over.
 async fn acs_login(
     state: &AppState,
     jar: &CookieJar,
