@@ -344,7 +344,7 @@ pub enum StoreConfig {
     /// In-process memory: demo and single node only.
     Memory,
     /// Redis, shared by every replica.
-    Redis(RedisStoreConfig),
+    Redis(Box<RedisStoreConfig>),
 }
 
 /// How the Redis deployment is laid out (`[store] mode`).
