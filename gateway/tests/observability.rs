@@ -225,26 +225,10 @@ async fn a_login_and_its_accesses_move_the_counters_by_exactly_one() {
 async fn logins_through_openid_connect_and_trusted_headers_are_counted_by_idp() {
     let _serial = SERIAL.lock().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let extra: toml::Table = toml::from_str(
-        r#"
-[metrics]
-listen = "127.0.0.1:0"
-
-[[header_idp]]
-id = "arena"
-label = "Personnel — portail ARENA"
-trusted_proxies = ["127.0.0.1"]
-subject_header = "ct-remote-user"
-mapping = "agents"
-
-[[header_idp]]
-id = "arena-distant"
-label = "Personnel — portail ARENA distant"
-trusted_proxies = ["192.0.2.10"]
-subject_header = "ct-remote-user"
-mapping = "agents"
-"#,
-    )
+    let extra: toml::Table = toml::from_str(&format!(
+        "[metrics]\nlisten = \"127.0.0.1:0\"\n\n{}",
+        common::HEADER_IDPS
+    ))
     .unwrap();
     let stack = Stack::redis_on(
         listener,

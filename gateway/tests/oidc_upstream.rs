@@ -88,28 +88,15 @@ async fn setup_with(kind: IdpKind, id: &str, mapping: &str) -> Setup {
     let secret_file = secret.path().join(format!("{id}.secret"));
     std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).unwrap();
     let extra = format!(
-        r#"{}
-[[header_idp]]
-id = "arena"
-label = "Personnel — portail ARENA"
-trusted_proxies = ["127.0.0.1"]
-subject_header = "ct-remote-user"
-mapping = "agents"
-
-[[header_idp]]
-id = "arena-distant"
-label = "Personnel — portail ARENA distant"
-trusted_proxies = ["192.0.2.10"]
-subject_header = "ct-remote-user"
-mapping = "agents"
-"#,
+        "{}\n{}",
         oidc_table(
             id,
             &issuer,
             &gateway,
             secret_file.to_str().unwrap(),
             mapping
-        )
+        ),
+        common::HEADER_IDPS
     );
     let options = DemoOptions {
         extra_config: toml::from_str(&extra).unwrap(),

@@ -247,28 +247,7 @@ impl RedisServer {
     }
 
     fn signal(&self, signal: &'static str) -> Result<(), HarnessError> {
-        let Some(child) = &self.child else {
-            return Err(HarnessError::Signal {
-                signal,
-                reason: "the server is stopped".to_owned(),
-            });
-        };
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
-            .status()
-            .map_err(|e| HarnessError::Signal {
-                signal,
-                reason: e.to_string(),
-            })?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(HarnessError::Signal {
-                signal,
-                reason: status.to_string(),
-            })
-        }
+        send_signal(self.child.as_ref(), signal)
     }
 
     /// Stops the server if it runs, then starts it again on the same port (its
@@ -439,5 +418,31 @@ pub(crate) fn log_tail(path: &Path) -> String {
             lines.get(start..).unwrap_or_default().join("\n")
         }
         Err(err) => format!("(no log at {}: {err})", path.display()),
+    }
+}
+
+/// Sends `signal` (e.g. `-STOP`) to a running child with the `kill` command.
+fn send_signal(child: Option<&Child>, signal: &'static str) -> Result<(), HarnessError> {
+    let Some(child) = child else {
+        return Err(HarnessError::Signal {
+            signal,
+            reason: "the process is stopped".to_owned(),
+        });
+    };
+    let status = Command::new("kill")
+        .arg(signal)
+        .arg(child.id().to_string())
+        .status()
+        .map_err(|e| HarnessError::Signal {
+            signal,
+            reason: e.to_string(),
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(HarnessError::Signal {
+            signal,
+            reason: status.to_string(),
+        })
     }
 }

@@ -56,7 +56,8 @@ pub fn new_request_id() -> String {
 }
 
 /// Middleware: keeps an acceptable incoming `X-Request-Id` or replaces it
-/// with a fresh one, on the request and on the response.
+/// with a fresh one, in the request's extensions ([`RequestId`], for the
+/// span) and on the response.
 pub async fn request_id(mut request: Request, next: Next) -> Response {
     let kept = request
         .headers()
@@ -66,13 +67,8 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
         .map(str::to_owned);
     let id = kept.unwrap_or_else(new_request_id);
     let value = HeaderValue::from_str(&id).ok();
-    match &value {
-        Some(value) => {
-            request.headers_mut().insert(REQUEST_ID, value.clone());
-        }
-        None => {
-            request.headers_mut().remove(REQUEST_ID);
-        }
+    if let Some(value) = &value {
+        request.extensions_mut().insert(RequestId(value.clone()));
     }
     let mut response = next.run(request).await;
     if let Some(value) = value {
@@ -80,6 +76,12 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// The id [`request_id`] gave the request, kept in its extensions (not in
+/// its headers, whose count and size the request limits measure as the
+/// client sent them).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub HeaderValue);
 
 /// The span of each request (for `TraceLayer::make_span_with`): request id,
 /// method, matched route; `flow` is recorded later by the steps that know
@@ -90,9 +92,9 @@ pub struct RequestSpan;
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &axum::http::Request<B>) -> Span {
         let request_id = request
-            .headers()
-            .get(&REQUEST_ID)
-            .and_then(|value| value.to_str().ok())
+            .extensions()
+            .get::<RequestId>()
+            .and_then(|RequestId(value)| value.to_str().ok())
             .unwrap_or_default();
         let route = request
             .extensions()

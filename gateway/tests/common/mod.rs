@@ -15,6 +15,24 @@ use tokio::net::TcpListener;
 
 pub use sso_testbed::html::{Form as SamlForm, form, link, saml_form};
 
+/// Two trusted-header upstreams: `arena` behind 127.0.0.1 (the tests'
+/// own address) and `arena-distant` behind an address the tests never
+/// have.
+pub const HEADER_IDPS: &str = r#"[[header_idp]]
+id = "arena"
+label = "Personnel — portail ARENA"
+trusted_proxies = ["127.0.0.1"]
+subject_header = "ct-remote-user"
+mapping = "agents"
+
+[[header_idp]]
+id = "arena-distant"
+label = "Personnel — portail ARENA distant"
+trusted_proxies = ["192.0.2.10"]
+subject_header = "ct-remote-user"
+mapping = "agents"
+"#;
+
 /// A page the browser ended on.
 #[derive(Debug)]
 pub struct Page {

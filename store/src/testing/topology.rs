@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use redis::Value;
 
-use super::{HarnessError, free_port, log_tail};
+use super::{HarnessError, free_port, log_tail, send_signal};
 use crate::{ClusterConfig, RedisConfig, SentinelConfig};
 
 /// The master name the sentinels monitor.
@@ -113,28 +113,7 @@ impl Process {
     }
 
     fn signal(&self, signal: &'static str) -> Result<(), HarnessError> {
-        let Some(child) = &self.child else {
-            return Err(HarnessError::Signal {
-                signal,
-                reason: "the process is stopped".to_owned(),
-            });
-        };
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
-            .status()
-            .map_err(|e| HarnessError::Signal {
-                signal,
-                reason: e.to_string(),
-            })?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(HarnessError::Signal {
-                signal,
-                reason: status.to_string(),
-            })
-        }
+        send_signal(self.child.as_ref(), signal)
     }
 
     /// Waits until the process answers `PING`.
