@@ -396,6 +396,7 @@ impl DemoStack {
         let (idp_entity_id, sp_entity_id) = (text("idp_entity_id")?, text("sp_entity_id")?);
 
         let mut simulators = Router::new();
+        let mut controls = Router::new();
         for (kind, path, entity_id, encrypt) in [
             (
                 IdpKind::EduConnect,
@@ -425,7 +426,10 @@ impl DemoStack {
                 &dir.join(format!("metadata/{path}.xml")),
                 sim_idp_metadata(&sim),
             )?;
-            simulators = simulators.nest(&format!("/testbed/{path}"), sim_idp_router(sim));
+            simulators = simulators.nest(
+                &format!("/testbed/{path}"),
+                with_faults(&mut controls, path, sim_idp_router(sim)),
+            );
         }
         let links: Vec<(String, String)> = SPS
             .iter()
@@ -481,8 +485,9 @@ impl DemoStack {
         };
         simulators = simulators.nest(
             &format!("/testbed/{OIDC_PROVIDER}"),
-            sim_oidc_op_router(oidc_op),
+            with_faults(&mut controls, OIDC_PROVIDER, sim_oidc_op_router(oidc_op)),
         );
+        simulators = simulators.nest(FAULTS_PATH, controls);
         let (cas_path, _) = CAS_RESOURCE;
         simulators = simulators.nest(
             &format!("/testbed/{cas_path}"),
@@ -644,6 +649,19 @@ impl DemoStack {
         )
         .await
     }
+}
+
+/// Where the fault switches of the simulated IdPs are controlled, one per
+/// IdP under `<FAULTS_PATH>/<idp path>/fault` (`sso_testbed::Faults`): the
+/// failure drill "one upstream IdP down" of the load tests uses them.
+pub const FAULTS_PATH: &str = "/testbed/_faults";
+
+/// `router` behind a new fault switch whose controller is nested in
+/// `controls` under `/<path>`.
+fn with_faults(controls: &mut Router, path: &str, router: Router) -> Router {
+    let faults = sso_testbed::Faults::new();
+    *controls = std::mem::take(controls).nest(&format!("/{path}"), faults.control_router());
+    faults.wrap(router)
 }
 
 /// The simulators alone, for a gateway run in another process (the load

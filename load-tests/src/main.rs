@@ -3,9 +3,11 @@
 //! targets a staging deployment by URL, drives simulated browsers through
 //! the real protocol messages with goose, and writes an HTML report and a
 //! text summary; the exit code is 1 when a threshold fails, so that a run
-//! can gate a deployment.
+//! can gate a deployment. `sso-load drill` runs the failure drills of
+//! issue 7 against a local cluster of three replicas behind HAProxy.
 
 mod attack;
+mod drill;
 mod monitor;
 mod plan;
 mod record;
@@ -44,6 +46,9 @@ struct Cli {
 enum Command {
     /// Run a load shape and write its report.
     Run(RunArgs),
+    /// Start a local cluster (Sentinel, 3 replicas behind HAProxy) and run
+    /// the failure drills under a steady login load.
+    Drill(drill::DrillArgs),
     /// Serve the simulators of a local stack (started by `run`).
     #[command(hide = true)]
     Testbed {
@@ -152,6 +157,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     init_logs();
     match command {
         Command::Run(args) => run(args).await,
+        Command::Drill(args) => drill::drill(args).await,
         Command::Testbed {
             listen,
             gateway_url,

@@ -564,7 +564,7 @@ fn cost(run: &Run<'_>) -> Option<Vec<(String, String)>> {
     Some(rows)
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -572,10 +572,10 @@ fn escape(text: &str) -> String {
 }
 
 /// A line of a chart: name, colour, points (seconds, value).
-struct Series {
-    name: String,
-    color: &'static str,
-    points: Vec<(f64, f64)>,
+pub(crate) struct Series {
+    pub(crate) name: String,
+    pub(crate) color: &'static str,
+    pub(crate) points: Vec<(f64, f64)>,
 }
 
 const COLORS: [&str; 6] = [
@@ -584,7 +584,14 @@ const COLORS: [&str; 6] = [
 
 /// An SVG line chart with axes, the judged intervals shaded and a legend;
 /// the time axis runs from 0 to `end` seconds (the same for every chart).
-fn chart(id: &str, title: &str, unit: &str, series: &[Series], marks: &[Mark], end: f64) -> String {
+pub(crate) fn chart(
+    id: &str,
+    title: &str,
+    unit: &str,
+    series: &[Series],
+    marks: &[Mark],
+    end: f64,
+) -> String {
     let (w, h, left, bottom, top, right) = (880.0, 260.0, 60.0, 30.0, 12.0, 12.0);
     let max_x = series
         .iter()
@@ -818,7 +825,7 @@ fn cpu_series(counters: &[Counters]) -> Vec<Series> {
         .collect()
 }
 
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = String::from("<table><thead><tr>");
     for h in headers {
         let _ = write!(out, "<th scope=\"col\">{}</th>", escape(h));

@@ -73,7 +73,7 @@ pub struct LocalStack {
     _redis: RedisServer,
 }
 
-fn free_port(host: &'static str) -> Result<SocketAddr, StackError> {
+pub(crate) fn free_port(host: &'static str) -> Result<SocketAddr, StackError> {
     TcpListener::bind((host, 0))
         .and_then(|listener| listener.local_addr())
         .map_err(|err| StackError::Port(host, err))
@@ -81,7 +81,7 @@ fn free_port(host: &'static str) -> Result<SocketAddr, StackError> {
 
 /// A child of this binary, without the configuration overrides, logging
 /// at `info` as in production (`SSO_LOAD_CHILD_LOG` overrides it).
-fn child(exe: &Path) -> Command {
+pub(crate) fn child(exe: &Path) -> Command {
     let mut command = Command::new(exe);
     for name in OVERRIDES {
         command.env_remove(name);
@@ -91,7 +91,7 @@ fn child(exe: &Path) -> Command {
     command
 }
 
-fn log_file(dir: &Path, name: &str) -> Result<(std::fs::File, PathBuf), StackError> {
+pub(crate) fn log_file(dir: &Path, name: &str) -> Result<(std::fs::File, PathBuf), StackError> {
     let path = dir.join(name);
     std::fs::File::create(&path)
         .map(|file| (file, path.clone()))
@@ -101,7 +101,7 @@ fn log_file(dir: &Path, name: &str) -> Result<(std::fs::File, PathBuf), StackErr
         })
 }
 
-fn url(addr: SocketAddr) -> Result<Url, StackError> {
+pub(crate) fn url(addr: SocketAddr) -> Result<Url, StackError> {
     Url::parse(&format!("http://{addr}/")).map_err(|err| StackError::Spawn {
         what: "url",
         reason: err.to_string(),
@@ -128,50 +128,15 @@ impl LocalStack {
                 reason: err.to_string(),
             })?;
         let config_dir = dir.join("stack");
-        let (testbed_log, testbed_log_path) = log_file(dir, "testbed.log")?;
-        let mut testbed = child(&exe)
-            .arg("testbed")
-            .arg("--listen")
-            .arg(testbed_addr.to_string())
-            .arg("--gateway-url")
-            .arg(gateway_url.as_str())
-            .arg("--gateway-listen")
-            .arg(gateway_addr.to_string())
-            .arg("--redis")
-            .arg(&redis_url)
-            .arg("--config-out")
-            .arg(&config_dir)
-            .stdout(Stdio::piped())
-            .stderr(testbed_log)
-            .spawn()
-            .map_err(|err| StackError::Spawn {
-                what: "sso-load testbed",
-                reason: err.to_string(),
-            })?;
-        let testbed_ready = testbed.stdout.take().map(|out| {
-            tokio::task::spawn_blocking(move || {
-                BufReader::new(out)
-                    .lines()
-                    .map_while(Result::ok)
-                    .any(|line| line.contains(READY_LINE))
-            })
-        });
-        let ready = match testbed_ready {
-            Some(task) => tokio::time::timeout(START_TIMEOUT, task)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or(false),
-            None => false,
-        };
-        if !ready {
-            let _ = testbed.kill();
-            return Err(StackError::NotReady {
-                what: "sso-load testbed",
-                reason: "no ready line".into(),
-                log: testbed_log_path.display().to_string(),
-            });
-        }
+        let mut testbed = start_testbed(
+            &exe,
+            dir,
+            testbed_addr,
+            &gateway_url,
+            gateway_addr,
+            &redis_url,
+        )
+        .await?;
         let (gateway_log, gateway_log_path) = log_file(dir, "gateway.log")?;
         let mut gateway = child(&exe)
             .arg("gateway")
@@ -214,8 +179,69 @@ impl LocalStack {
     }
 }
 
+/// Starts the simulators' child (`sso-load testbed`), which writes the
+/// gateway's configuration into `<dir>/stack` for a gateway at
+/// `gateway_url` listening on `gateway_addr`, imports the directory into
+/// the Redis at `redis_url`, and prints [`READY_LINE`]; its log goes in
+/// `<dir>/testbed.log`.
+pub(crate) async fn start_testbed(
+    exe: &Path,
+    dir: &Path,
+    testbed_addr: SocketAddr,
+    gateway_url: &Url,
+    gateway_addr: SocketAddr,
+    redis_url: &str,
+) -> Result<Child, StackError> {
+    let config_dir = dir.join("stack");
+    let (testbed_log, testbed_log_path) = log_file(dir, "testbed.log")?;
+    let mut testbed = child(exe)
+        .arg("testbed")
+        .arg("--listen")
+        .arg(testbed_addr.to_string())
+        .arg("--gateway-url")
+        .arg(gateway_url.as_str())
+        .arg("--gateway-listen")
+        .arg(gateway_addr.to_string())
+        .arg("--redis")
+        .arg(redis_url)
+        .arg("--config-out")
+        .arg(&config_dir)
+        .stdout(Stdio::piped())
+        .stderr(testbed_log)
+        .spawn()
+        .map_err(|err| StackError::Spawn {
+            what: "sso-load testbed",
+            reason: err.to_string(),
+        })?;
+    let testbed_ready = testbed.stdout.take().map(|out| {
+        tokio::task::spawn_blocking(move || {
+            BufReader::new(out)
+                .lines()
+                .map_while(Result::ok)
+                .any(|line| line.contains(READY_LINE))
+        })
+    });
+    let ready = match testbed_ready {
+        Some(task) => tokio::time::timeout(START_TIMEOUT, task)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(false),
+        None => false,
+    };
+    if !ready {
+        let _ = testbed.kill();
+        return Err(StackError::NotReady {
+            what: "sso-load testbed",
+            reason: "no ready line".into(),
+            log: testbed_log_path.display().to_string(),
+        });
+    }
+    Ok(testbed)
+}
+
 /// Waits until the gateway's readiness endpoint answers 200.
-async fn wait_ready(gateway: &Url, child: &mut Child) -> Result<(), String> {
+pub(crate) async fn wait_ready(gateway: &Url, child: &mut Child) -> Result<(), String> {
     let client = reqwest::Client::new();
     let readyz = gateway.join("readyz").map_err(|err| err.to_string())?;
     let started = Instant::now();

@@ -169,6 +169,12 @@ impl Browser {
         Ok(Self { client, jar })
     }
 
+    /// The HTTP client (cookie jar included, redirects not followed), for
+    /// callers that must see each hop (the failure drills' checkers).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Forgets every cookie: the next visit is a new visitor's.
     pub fn forget_all(&self) {
         self.jar.replace(Jar::default());
