@@ -11,6 +11,7 @@ pub mod cas;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod explain;
 pub mod issue;
 pub mod join;
@@ -24,6 +25,7 @@ pub mod session;
 pub mod state;
 pub mod subscriptions;
 pub mod upstreams;
+pub mod viewer;
 pub mod web;
 
 use rand::RngCore;
