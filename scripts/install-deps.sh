@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(build-essential pkg-config libclang-dev libxmlsec1-dev)
 if [ "${1:-}" = "--test" ]; then
   packages+=(redis-server redis-sentinel xmlsec1 python3-venv haproxy)
+  # Debian's chromium, driven headless by the browser check of the pages
+  # (gateway/tests/browser: screenshots, axe-core, keyboard navigation).
+  packages+=(chromium)
   # Node.js and npm run oidc-provider, the OpenID provider of the OIDC
   # interoperability test; a node already on the PATH (any source) will do.
   command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (build and test packages,
-# pysaml2, python-cas and authlib in a virtualenv, oidc-provider from npm), checks
-# formatting and lints, then runs every test of the workspace. Tests start
-# their own Redis servers and OpenID provider on free ports.
+# pysaml2, python-cas and authlib in a virtualenv, oidc-provider, puppeteer-core
+# and axe-core from npm, Debian's chromium), checks formatting and lints, then
+# runs every test of the workspace. Tests start their own Redis servers and
+# OpenID provider on free ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,17 @@ if [ ! -f "$interop/node_modules/oidc-provider/package.json" ] \
   npm ci --prefix "$interop" --no-audit --no-fund
 fi
 export SSO_TEST_NODE_MODULES="$PWD/$interop/node_modules"
+
+# puppeteer-core and axe-core (npm), the headless-browser check of the pages
+# (gateway/tests/browser/check.mjs, driving Debian's chromium), at the
+# versions pinned by its package-lock.json. Screenshots go to
+# target/test-artifacts/ unless SSO_TEST_ARTIFACTS says otherwise.
+browser=gateway/tests/browser
+if [ ! -f "$browser/node_modules/puppeteer-core/package.json" ] \
+  || [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$browser" --no-audit --no-fund
+fi
+export SSO_TEST_BROWSER_NODE_MODULES="$PWD/$browser/node_modules"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

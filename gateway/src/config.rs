@@ -74,6 +74,9 @@ pub struct GatewayConfig {
     /// The Prometheus metrics listener; none when the table is absent.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// Who may read the steering statistics.
+    #[serde(default)]
+    pub steering: crate::steering::SteeringConfig,
 }
 
 /// `[metrics]`: Prometheus text exposition at `/metrics`, on its own

@@ -71,6 +71,10 @@ impl Pages {
                 "mediacentre.html",
                 include_str!("../templates/mediacentre.html"),
             ),
+            (
+                "steering_me.html",
+                include_str!("../templates/steering_me.html"),
+            ),
         ];
         for (name, source) in templates {
             env.add_template(name, source)
@@ -126,6 +130,11 @@ impl Pages {
         tiles: Option<&[crate::web::mediacentre::Tile]>,
     ) -> Result<String, RenderError> {
         self.render("mediacentre.html", context! { tiles })
+    }
+
+    /// The capacity and areas in which a steering user reads the statistics.
+    pub fn steering_me(&self, label: &str, areas: &[String]) -> Result<String, RenderError> {
+        self.render("steering_me.html", context! { label, areas })
     }
 
     /// An error page.

@@ -11,7 +11,9 @@ mod logout;
 pub mod mediacentre;
 mod oidc;
 pub mod request_limits;
+pub mod return_to;
 pub mod shed;
+mod steering_auth;
 mod upstream;
 
 use std::time::Duration;
@@ -53,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .route("/mediacentre", get(mediacentre::page))
         .route("/mediacentre/ouvrir/{id}", get(mediacentre::open))
         .route("/api/mediacentre", get(mediacentre::api))
+        .route("/pilotage/moi", get(steering_auth::me_page))
+        .route("/pilotage/api/moi", get(steering_auth::me_api))
         .nest("/admin/api", admin::router(state.clone()))
         .route(
             "/login/academie",

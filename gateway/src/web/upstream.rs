@@ -52,9 +52,12 @@ use idp_connectors::oidc::{AuthOptions, CallbackParams, OidcError};
 #[derive(Debug, Deserialize)]
 pub struct DiscoveryQuery {
     flow: Option<String>,
+    /// A gateway page to come back to after a login without a flow (see
+    /// [`super::return_to`]).
+    retour: Option<String>,
 }
 
-/// `GET /login?flow=`: the discovery page.
+/// `GET /login?flow=` (or `?retour=`): the discovery page.
 pub async fn discovery(
     State(state): State<AppState>,
     Query(query): Query<DiscoveryQuery>,
@@ -94,7 +97,16 @@ pub async fn discovery(
             unavailable: upstream.availability().is_err(),
         })
         .collect();
-    super::html(state.pages.discovery(service.as_deref(), &choices))
+    let mut response = super::html(state.pages.discovery(service.as_deref(), &choices))?;
+    if query.flow.is_none()
+        && let Some(cookie) = query
+            .retour
+            .as_deref()
+            .and_then(|page| super::return_to::remember(&state, page))
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// `GET /login/{idp}?flow=`: starts the login at the chosen IdP: a signed
@@ -608,9 +620,12 @@ async fn finish_login(
     .ok_or_else(|| WebError::Internal("cookie value".into()))?;
     let mut response = match flow_id {
         Some(flow_id) => downstream::respond(state, &session_id, &session, &flow_id, true).await?,
-        None => Redirect::to("/").into_response(),
+        None => Redirect::to(super::return_to::landing(jar)).into_response(),
     };
     response.headers_mut().append(header::SET_COOKIE, cookie);
+    if let Some(forget) = super::return_to::forget(state, jar) {
+        response.headers_mut().append(header::SET_COOKIE, forget);
+    }
     Ok(response)
 }
 

@@ -5,6 +5,8 @@
 #![cfg(test)]
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
