@@ -38,7 +38,7 @@ use crate::store::{
 };
 
 /// Writes sent to the store in one pipeline.
-const BATCH: usize = 1000;
+pub(crate) const BATCH: usize = 1000;
 /// Entries per `ids` chunk.
 const CHUNK: usize = 10_000;
 /// Largest delta read in memory (records); beyond, use a complete export.
@@ -265,7 +265,7 @@ pub enum ImportError {
     Directory(#[from] DirectoryError),
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     // Serializing these plain structs to JSON cannot fail.
     serde_json::to_vec(value).unwrap_or_default()
 }
@@ -275,21 +275,21 @@ fn id_hash(hasher: &std::hash::RandomState, id: &str) -> u64 {
     hasher.hash_one(id)
 }
 
-fn valid_academie(code: &str) -> bool {
+pub(crate) fn valid_academie(code: &str) -> bool {
     !code.is_empty()
         && code.len() <= 32
         && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// Buffered writes, flushed in pipelines (nothing is sent in a dry run).
-struct Writer<'s> {
-    store: &'s dyn Store,
-    pending: Vec<BatchWrite>,
-    dry_run: bool,
+pub(crate) struct Writer<'s> {
+    pub(crate) store: &'s dyn Store,
+    pub(crate) pending: Vec<BatchWrite>,
+    pub(crate) dry_run: bool,
 }
 
 impl Writer<'_> {
-    async fn push(&mut self, write: BatchWrite) -> Result<(), StoreError> {
+    pub(crate) async fn push(&mut self, write: BatchWrite) -> Result<(), StoreError> {
         if self.dry_run {
             return Ok(());
         }
@@ -300,7 +300,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    async fn flush(&mut self) -> Result<(), StoreError> {
+    pub(crate) async fn flush(&mut self) -> Result<(), StoreError> {
         if !self.pending.is_empty() {
             self.store.write_batch(&self.pending, DIRECTORY_TTL).await?;
             self.pending.clear();
@@ -1142,7 +1142,7 @@ fn person_record_problem(record: &Record, category: Category, complete: bool) ->
 
 /// Writes the secondary indexes of a person (academic e-mail of staff,
 /// guardian → pupils links) and returns its generation entry.
-async fn index_writes(
+pub(crate) async fn index_writes(
     academie: &str,
     generation: u64,
     person: &Person,
@@ -1203,17 +1203,17 @@ async fn unindex_writes(
 }
 
 /// The generation's entry list, written in chunks as the import goes.
-struct Chunks {
+pub(crate) struct Chunks {
     academie: String,
     generation: u64,
     current: Vec<IdEntry>,
-    written: u32,
-    total: u64,
-    inactive: u64,
+    pub(crate) written: u32,
+    pub(crate) total: u64,
+    pub(crate) inactive: u64,
 }
 
 impl Chunks {
-    fn new(academie: &str, generation: u64) -> Self {
+    pub(crate) fn new(academie: &str, generation: u64) -> Self {
         Self {
             academie: academie.to_owned(),
             generation,
@@ -1224,7 +1224,11 @@ impl Chunks {
         }
     }
 
-    async fn push(&mut self, entry: IdEntry, writer: &mut Writer<'_>) -> Result<(), StoreError> {
+    pub(crate) async fn push(
+        &mut self,
+        entry: IdEntry,
+        writer: &mut Writer<'_>,
+    ) -> Result<(), StoreError> {
         self.current.push(entry);
         self.total += 1;
         if self.current.len() >= CHUNK {
@@ -1245,7 +1249,7 @@ impl Chunks {
         Ok(())
     }
 
-    async fn finish(&mut self, writer: &mut Writer<'_>) -> Result<(), StoreError> {
+    pub(crate) async fn finish(&mut self, writer: &mut Writer<'_>) -> Result<(), StoreError> {
         if !self.current.is_empty() {
             self.write(writer).await?;
         }
@@ -1254,7 +1258,7 @@ impl Chunks {
 }
 
 /// Deletes every key of a generation, from its entry chunks.
-async fn remove_generation(
+pub(crate) async fn remove_generation(
     store: &dyn Store,
     academie: &str,
     generation: u64,

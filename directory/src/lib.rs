@@ -9,4 +9,5 @@ pub mod model;
 pub mod names;
 pub mod parser;
 pub mod set;
+pub mod snapshot;
 pub mod store;

@@ -181,6 +181,10 @@ impl Directory {
         Self { store }
     }
 
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     /// The académies loaded.
     pub async fn academies(&self) -> Result<Vec<String>, DirectoryError> {
         let mut academies = self.store.set_members(&academies_key()).await?;

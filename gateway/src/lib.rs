@@ -20,6 +20,7 @@ pub mod observe;
 pub mod oidc;
 pub mod pages;
 pub mod registry;
+pub mod reversibility;
 pub mod server;
 pub mod session;
 pub mod state;

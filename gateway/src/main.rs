@@ -1,5 +1,6 @@
-//! `sso-gateway`: serve, demo, check-config, aaf, probe, slo.
+//! `sso-gateway`: serve, demo, check-config, aaf, probe, slo, export, import.
 
+mod reversibility_cli;
 mod slo_cli;
 
 use std::path::PathBuf;
@@ -82,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         command: slo_cli::SloCommand,
     },
+    /// Write the whole deployment (configuration, keys, subscriptions,
+    /// directory) into a folder, in open formats.
+    Export(reversibility_cli::ExportArgs),
+    /// Restore an export into a new configuration folder and an empty store.
+    Import(reversibility_cli::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +220,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Registry { config, command } => registry(&config, command).await,
         Command::Probe(args) => slo_cli::probe(args).await,
         Command::Slo { command } => slo_cli::slo(command),
+        Command::Export(args) => reversibility_cli::export(args).await,
+        Command::Import(args) => reversibility_cli::import(args).await,
         Command::Demo { listen, config_out } => {
             init_logs(false);
             let listener = TcpListener::bind(&listen).await?;
