@@ -74,6 +74,9 @@ pub struct GatewayConfig {
     /// The Prometheus metrics listener; none when the table is absent.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// The connection traces (`crate::audit`); none when the table is absent.
+    #[serde(default)]
+    pub audit: Option<crate::audit::AuditConfig>,
 }
 
 /// `[metrics]`: Prometheus text exposition at `/metrics`, on its own

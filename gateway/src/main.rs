@@ -1,5 +1,6 @@
-//! `sso-gateway`: serve, demo, check-config, aaf, probe, slo.
+//! `sso-gateway`: serve, demo, check-config, aaf, audit, privacy, probe, slo.
 
+mod audit_cli;
 mod slo_cli;
 
 use std::path::PathBuf;
@@ -74,6 +75,22 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         command: AafCommand,
+    },
+    /// The connection traces: purge, search one person, count a scope.
+    Audit {
+        /// The configuration file.
+        #[arg(long, short, env = "SSO_CONFIG")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: audit_cli::AuditCommand,
+    },
+    /// Rights requests: export or forget what the gateway holds about a person.
+    Privacy {
+        /// The configuration file.
+        #[arg(long, short, env = "SSO_CONFIG")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: audit_cli::PrivacyCommand,
     },
     /// Synthetic login through a test account, recorded as JSON lines.
     Probe(slo_cli::ProbeArgs),
@@ -186,11 +203,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let result = match LoadedConfig::load(&config) {
                 Ok(loaded) => sso_gateway::state::prepare(&loaded, &http)
                     .await
-                    .map(|_| ()),
+                    .map(|_| sso_gateway::audit::missing_warning(&loaded)),
                 Err(problems) => Err(problems),
             };
             match result {
-                Ok(()) => {
+                Ok(warning) => {
+                    if let Some(warning) = warning {
+                        eprintln!("warning: {warning}");
+                    }
                     println!("{}: configuration is valid", config.display());
                     Ok(ExitCode::SUCCESS)
                 }
@@ -212,6 +232,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Aaf { config, command } => aaf(&config, command).await,
         Command::Subscriptions { config, command } => subscriptions(&config, command).await,
         Command::Registry { config, command } => registry(&config, command).await,
+        Command::Audit { config, command } => audit_cli::audit(&config, command).await,
+        Command::Privacy { config, command } => audit_cli::privacy(&config, command).await,
         Command::Probe(args) => slo_cli::probe(args).await,
         Command::Slo { command } => slo_cli::slo(command),
         Command::Demo { listen, config_out } => {

@@ -150,6 +150,7 @@ pub async fn build(
         identifier_keys.current().clone(),
     ));
     crate::web::request_limits::spawn_retain(Arc::downgrade(&limits));
+    let audit = crate::audit::start(loaded, http.clone());
     let state = AppState {
         config: Arc::new(config),
         urls: Arc::new(urls),
@@ -168,6 +169,7 @@ pub async fn build(
         lifecycle: Lifecycle::default(),
         metrics_addr,
         limits,
+        audit,
     };
     Ok((crate::web::router(state.clone()), state))
 }

@@ -141,6 +141,8 @@ pub struct AppState {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Trusted proxies, request ceiling, load shedding, failure counting.
     pub limits: Arc<crate::limits::Limits>,
+    /// The connection traces (disabled without `[audit]`).
+    pub audit: crate::audit::AuditTrail,
 }
 
 impl std::fmt::Debug for AppState {
@@ -427,6 +429,7 @@ pub async fn prepare(
         });
     }
     problems.extend(crate::limits::check(loaded));
+    problems.extend(crate::audit::check(loaded));
     if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),
@@ -636,8 +639,9 @@ fn identifier_key(
 }
 
 /// The key ring: the current secret (`SSO_IDENTIFIER_SECRET` or its file)
-/// and the previous ones by name.
-fn identifier_keys(loaded: &LoadedConfig) -> Result<IdentifierKeys, Vec<ConfigProblem>> {
+/// and the previous ones by name (also read alone by the operator commands
+/// that need no upstream, e.g. `audit search`).
+pub fn identifier_keys(loaded: &LoadedConfig) -> Result<IdentifierKeys, Vec<ConfigProblem>> {
     let keys = &loaded.config.keys;
     let field = "keys.identifier_secret_file";
     let current = match std::env::var("SSO_IDENTIFIER_SECRET") {
