@@ -77,6 +77,9 @@ pub struct GatewayConfig {
     /// Who may read the steering statistics.
     #[serde(default)]
     pub steering: crate::steering::SteeringConfig,
+    /// The connection traces (`crate::audit`); none when the table is absent.
+    #[serde(default)]
+    pub audit: Option<crate::audit::AuditConfig>,
 }
 
 /// `[metrics]`: Prometheus text exposition at `/metrics`, on its own

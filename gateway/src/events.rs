@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use sp_registry::IdentifierKeys;
+use sp_registry::{IdentifierKey, IdentifierKeys};
 use sso_core::{Identity, attr};
 
 use crate::observe::prometheus::{AccessOutcome, LoginOutcome, Protocol};
@@ -65,7 +65,22 @@ impl Who {
 /// rate-limit keys), so that the audit trail, the charter acceptances and
 /// the session index never hold an identifier in clear.
 pub fn person_reference(keys: &IdentifierKeys, person_key: &str) -> String {
-    keys.current().keyed_digest("person", person_key)
+    person_reference_under(keys.current(), person_key)
+}
+
+/// The pseudonymous reference of a person key under one identifier secret
+/// (a trace or an index written before a rotation keeps the reference of
+/// the secret of its day).
+pub fn person_reference_under(key: &IdentifierKey, person_key: &str) -> String {
+    key.keyed_digest("person", person_key)
+}
+
+/// The references of a person key under every identifier secret, current
+/// first.
+pub fn person_references(keys: &IdentifierKeys, person_key: &str) -> Vec<String> {
+    keys.all()
+        .map(|key| person_reference_under(key, person_key))
+        .collect()
 }
 
 /// A login step that ended (successfully or not).

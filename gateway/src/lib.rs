@@ -7,6 +7,7 @@
 //! start the very same server.
 
 pub mod aaf;
+pub mod audit;
 pub mod cas;
 pub mod config;
 pub mod demo;
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod observe;
 pub mod oidc;
 pub mod pages;
+pub mod privacy;
 pub mod registry;
 pub mod reversibility;
 pub mod server;

@@ -1,5 +1,7 @@
-//! `sso-gateway`: serve, demo, check-config, aaf, probe, slo, export, import.
+//! `sso-gateway`: serve, demo, check-config, aaf, audit, privacy, probe,
+//! slo, export, import.
 
+mod audit_cli;
 mod reversibility_cli;
 mod slo_cli;
 
@@ -75,6 +77,22 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         command: AafCommand,
+    },
+    /// The connection traces: purge, search one person, count a scope.
+    Audit {
+        /// The configuration file.
+        #[arg(long, short, env = "SSO_CONFIG")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: audit_cli::AuditCommand,
+    },
+    /// Rights requests: export or forget what the gateway holds about a person.
+    Privacy {
+        /// The configuration file.
+        #[arg(long, short, env = "SSO_CONFIG")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: audit_cli::PrivacyCommand,
     },
     /// Synthetic login through a test account, recorded as JSON lines.
     Probe(slo_cli::ProbeArgs),
@@ -192,11 +210,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let result = match LoadedConfig::load(&config) {
                 Ok(loaded) => sso_gateway::state::prepare(&loaded, &http)
                     .await
-                    .map(|_| ()),
+                    .map(|_| sso_gateway::audit::missing_warning(&loaded)),
                 Err(problems) => Err(problems),
             };
             match result {
-                Ok(()) => {
+                Ok(warning) => {
+                    if let Some(warning) = warning {
+                        eprintln!("warning: {warning}");
+                    }
                     println!("{}: configuration is valid", config.display());
                     Ok(ExitCode::SUCCESS)
                 }
@@ -218,6 +239,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Aaf { config, command } => aaf(&config, command).await,
         Command::Subscriptions { config, command } => subscriptions(&config, command).await,
         Command::Registry { config, command } => registry(&config, command).await,
+        Command::Audit { config, command } => audit_cli::audit(&config, command).await,
+        Command::Privacy { config, command } => audit_cli::privacy(&config, command).await,
         Command::Probe(args) => slo_cli::probe(args).await,
         Command::Slo { command } => slo_cli::slo(command),
         Command::Export(args) => reversibility_cli::export(args).await,

@@ -151,6 +151,7 @@ pub async fn build(
     ));
     crate::web::request_limits::spawn_retain(Arc::downgrade(&limits));
     let steering = Arc::new(crate::steering::Steering::new(&config));
+    let audit = crate::audit::start(loaded, http.clone());
     let state = AppState {
         config: Arc::new(config),
         urls: Arc::new(urls),
@@ -170,6 +171,7 @@ pub async fn build(
         metrics_addr,
         limits,
         steering,
+        audit,
     };
     Ok((crate::web::router(state.clone()), state))
 }

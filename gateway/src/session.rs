@@ -259,6 +259,13 @@ impl<'a> Sessions<'a> {
         }
     }
 
+    /// The live session with this id, read without refreshing its idle
+    /// timeout (an operator's look is not the user's activity).
+    pub async fn peek(&self, id: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        let session = get_json::<Session>(self.store, &session_key(id)).await?;
+        Ok(session.filter(|session| self.ttl_for(session, now).is_some()))
+    }
+
     /// Ends a session; returns its participants.
     pub async fn delete(&self, id: &str) -> Result<Vec<Participant>, StoreError> {
         let participants = self.participants(id).await?;

@@ -143,6 +143,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limits>,
     /// Who may read the steering statistics.
     pub steering: Arc<crate::steering::Steering>,
+    /// The connection traces (disabled without `[audit]`).
+    pub audit: crate::audit::AuditTrail,
 }
 
 impl std::fmt::Debug for AppState {
@@ -430,6 +432,7 @@ pub async fn prepare(
     }
     problems.extend(crate::limits::check(loaded));
     problems.extend(crate::steering::check(loaded));
+    problems.extend(crate::audit::check(loaded));
     if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),
@@ -639,8 +642,9 @@ fn identifier_key(
 }
 
 /// The key ring: the current secret (`SSO_IDENTIFIER_SECRET` or its file)
-/// and the previous ones by name.
-fn identifier_keys(loaded: &LoadedConfig) -> Result<IdentifierKeys, Vec<ConfigProblem>> {
+/// and the previous ones by name (also read alone by the operator commands
+/// that need no upstream, e.g. `audit search`).
+pub fn identifier_keys(loaded: &LoadedConfig) -> Result<IdentifierKeys, Vec<ConfigProblem>> {
     let keys = &loaded.config.keys;
     let field = "keys.identifier_secret_file";
     let current = match std::env::var("SSO_IDENTIFIER_SECRET") {

@@ -187,6 +187,12 @@ impl IdentifierKeys {
         &self.current
     }
 
+    /// Every key: the current one first, then the previous ones in the
+    /// order they were added (to find what was derived under any of them).
+    pub fn all(&self) -> impl Iterator<Item = &IdentifierKey> {
+        std::iter::once(&self.current).chain(self.previous.iter().map(|(_, key)| key))
+    }
+
     /// The names of the previous keys, in the order they were added.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.previous.iter().map(|(name, _)| name.as_str())
@@ -231,6 +237,23 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
     const OLD_SECRET: &[u8] = b"the 2025 secret, rotated in 2026";
+
+    #[test]
+    fn all_keys_are_the_current_then_the_previous_ones() {
+        let current = IdentifierKey::from_bytes(SECRET).unwrap();
+        let old = IdentifierKey::from_bytes(OLD_SECRET).unwrap();
+        let digest = |key: &IdentifierKey| key.keyed_digest("person", "aaf:AC-RENNES|1");
+        let alone = IdentifierKeys::new(current.clone());
+        assert_eq!(
+            alone.all().map(digest).collect::<Vec<_>>(),
+            [digest(&current)]
+        );
+        let ring = alone.with_previous("y2025", old.clone()).unwrap();
+        assert_eq!(
+            ring.all().map(digest).collect::<Vec<_>>(),
+            [digest(&current), digest(&old)]
+        );
+    }
 
     #[test]
     fn keyed_digests_depend_on_secret_label_and_value() {

@@ -106,6 +106,10 @@ fn describe() {
         SESSIONS_ACTIVE,
         "Estimate of the sessions created and not ended within the idle timeout."
     );
+    ::metrics::describe_counter!(
+        crate::audit::trail::DROPPED,
+        "Connection traces dropped (queue full or file not writable)."
+    );
 }
 
 /// Runs the recorder's upkeep (dropping drained histogram samples) every few

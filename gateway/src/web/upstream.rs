@@ -604,6 +604,7 @@ async fn finish_login(
         }
     }
     let session_id = sessions.create(&session).await?;
+    crate::privacy::index_session(state, &session_id, &session).await;
     for participant in &carried {
         sessions
             .add_participant(&session_id, &session, participant, now)
