@@ -74,6 +74,9 @@ pub struct GatewayConfig {
     /// The Prometheus metrics listener; none when the table is absent.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// Anonymous usage statistics.
+    #[serde(default)]
+    pub statistics: crate::stats::StatisticsConfig,
 }
 
 /// `[metrics]`: Prometheus text exposition at `/metrics`, on its own

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod stats;
 pub mod subscriptions;
 pub mod upstreams;
 pub mod viewer;

@@ -150,6 +150,11 @@ pub async fn build(
         identifier_keys.current().clone(),
     ));
     crate::web::request_limits::spawn_retain(Arc::downgrade(&limits));
+    let statistics = Arc::new(crate::stats::Statistics::start(
+        Arc::clone(&store),
+        Directory::new(Arc::clone(&store)),
+        &config.statistics,
+    ));
     let state = AppState {
         config: Arc::new(config),
         urls: Arc::new(urls),
@@ -168,6 +173,7 @@ pub async fn build(
         lifecycle: Lifecycle::default(),
         metrics_addr,
         limits,
+        statistics,
     };
     Ok((crate::web::router(state.clone()), state))
 }

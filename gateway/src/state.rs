@@ -141,6 +141,8 @@ pub struct AppState {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Trusted proxies, request ceiling, load shedding, failure counting.
     pub limits: Arc<crate::limits::Limits>,
+    /// This replica's anonymous usage statistics recorder.
+    pub statistics: Arc<crate::stats::Statistics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -427,6 +429,7 @@ pub async fn prepare(
         });
     }
     problems.extend(crate::limits::check(loaded));
+    problems.extend(crate::stats::config::check(loaded));
     if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),

@@ -83,6 +83,10 @@ pub fn router(state: AppState) -> Router {
         .route("/oidc/logout", get(logout::oidc_end_session))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            crate::events::with_client_ip,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             render_error_pages,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), shed::shed))

@@ -185,6 +185,7 @@ pub async fn start(
                 attempt.failed().await;
             }
             prometheus::record_login(&probe, &result);
+            crate::events::login_step(&state, &probe, &result, client_ip);
             return result;
         }
     };
@@ -256,6 +257,7 @@ pub async fn oidc_callback(
         attempt.failed().await;
     }
     prometheus::record_login(&probe, &result);
+    crate::events::login_step(&state, &probe, &result, ip);
     result
 }
 
@@ -427,6 +429,7 @@ pub async fn acs(
         attempt.failed().await;
     }
     prometheus::record_login(&probe, &result);
+    crate::events::login_step(&state, &probe, &result, ip);
     result
 }
 
@@ -610,6 +613,9 @@ async fn finish_login(
         Some(flow_id) => downstream::respond(state, &session_id, &session, &flow_id, true).await?,
         None => Redirect::to("/").into_response(),
     };
+    response
+        .extensions_mut()
+        .insert(crate::events::Who::of(&session.identity));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
@@ -625,6 +631,7 @@ pub struct AcademieForm {
 /// with that académie's entry only.
 pub async fn choose_academie(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     jar: CookieJar,
     Form(form): Form<AcademieForm>,
 ) -> Result<Response, WebError> {
@@ -647,6 +654,7 @@ pub async fn choose_academie(
     };
     let result = chosen_academie(&state, &jar, pending, &form.academie).await;
     prometheus::record_login(&probe, &result);
+    crate::events::login_step(&state, &probe, &result, ip);
     result
 }
 
