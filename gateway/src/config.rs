@@ -80,6 +80,9 @@ pub struct GatewayConfig {
     /// The connection traces (`crate::audit`); none when the table is absent.
     #[serde(default)]
     pub audit: Option<crate::audit::AuditConfig>,
+    /// Anonymous usage statistics.
+    #[serde(default)]
+    pub statistics: crate::stats::StatisticsConfig,
 }
 
 /// `[metrics]`: Prometheus text exposition at `/metrics`, on its own

@@ -12,11 +12,17 @@
 
 use std::net::IpAddr;
 
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use sp_registry::{IdentifierKey, IdentifierKeys};
 use sso_core::{Identity, attr};
 
-use crate::observe::prometheus::{AccessOutcome, LoginOutcome, Protocol};
+use crate::error::WebError;
+use crate::observe::prometheus::{self, AccessOutcome, LoginOutcome, LoginProbe, Protocol};
+use crate::state::AppState;
+use crate::web::client_ip::ClientIp;
 
 /// What an event says about the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,4 +119,133 @@ pub struct AccessEvent {
     pub who: Who,
     /// The client's address.
     pub ip: Option<IpAddr>,
+}
+
+tokio::task_local! {
+    /// The client IP of the request being served (see [`with_client_ip`]).
+    static CLIENT_IP: IpAddr;
+}
+
+/// Middleware: serves the request with its client IP (the [`ClientIp`]
+/// extractor's) known to [`client_ip`], so that an access decided deep in
+/// a flow carries it without every function passing it along.
+pub async fn with_client_ip(ClientIp(ip): ClientIp, request: Request, next: Next) -> Response {
+    CLIENT_IP.scope(ip, next.run(request)).await
+}
+
+/// The client IP of the request being served, when inside one.
+pub fn client_ip() -> Option<IpAddr> {
+    CLIENT_IP.try_with(|ip| *ip).ok()
+}
+
+/// Hands a login step that ended to the statistics and the audit trail.
+pub fn login(state: &AppState, event: &LoginEvent) {
+    state.statistics.login(event);
+    state.audit.login(&state.identifier_keys, event);
+}
+
+/// Hands an access decision to the statistics and the audit trail.
+pub fn access(state: &AppState, event: &AccessEvent) {
+    state.statistics.access(event);
+    state.audit.access(&state.identifier_keys, event);
+}
+
+/// The event of a login step's result, handed to [`login`]; nothing when
+/// the step did not end the login (see [`prometheus::login_outcome`]). The
+/// person is the [`Who`] the end of a successful login attaches to its
+/// response; a login whose immediate access was refused is counted without
+/// them (the refused access, counted apart, has them).
+pub fn login_step(
+    state: &AppState,
+    probe: &LoginProbe,
+    result: &Result<Response, WebError>,
+    ip: IpAddr,
+) {
+    let Some(outcome) = prometheus::login_outcome(probe, result) else {
+        return;
+    };
+    let who = result
+        .as_ref()
+        .ok()
+        .and_then(|response| response.extensions().get::<Who>().cloned());
+    login(
+        state,
+        &LoginEvent {
+            at: Utc::now(),
+            idp: probe.idp.clone().unwrap_or_else(|| "unknown".to_owned()),
+            outcome,
+            who,
+            ip: Some(ip),
+        },
+    );
+}
+
+fn access_of(
+    state: &AppState,
+    service: &str,
+    protocol: Protocol,
+    outcome: AccessOutcome,
+    identity: &Identity,
+) {
+    access(
+        state,
+        &AccessEvent {
+            at: Utc::now(),
+            service: service.to_owned(),
+            protocol,
+            outcome,
+            who: Who::of(identity),
+            ip: client_ip(),
+        },
+    );
+}
+
+/// [`prometheus::count_access`], also handed to [`access`].
+pub fn count_access<T>(
+    state: &AppState,
+    identity: &Identity,
+    service: &str,
+    protocol: Protocol,
+    result: Result<T, WebError>,
+) -> Result<T, WebError> {
+    access_of(
+        state,
+        service,
+        protocol,
+        AccessOutcome::of(&result),
+        identity,
+    );
+    prometheus::count_access(service, protocol, result)
+}
+
+/// [`prometheus::count_refusal`], also handed to [`access`] when refused.
+pub fn count_refusal<T>(
+    state: &AppState,
+    identity: &Identity,
+    service: &str,
+    protocol: Protocol,
+    result: Result<T, WebError>,
+) -> Result<T, WebError> {
+    if result.is_err() {
+        access_of(
+            state,
+            service,
+            protocol,
+            AccessOutcome::of(&result),
+            identity,
+        );
+    }
+    prometheus::count_refusal(service, protocol, result)
+}
+
+/// [`prometheus::record_access`], also handed to [`access`].
+pub fn record_access(
+    state: &AppState,
+    identity: &Identity,
+    service: &str,
+    protocol: Protocol,
+    outcome: AccessOutcome,
+) {
+    access_of(state, service, protocol, outcome, identity);
+    prometheus::record_access(service, protocol, outcome);
 }

@@ -26,6 +26,7 @@ pub mod reversibility;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod stats;
 pub mod steering;
 pub mod subscriptions;
 pub mod upstreams;

@@ -152,6 +152,11 @@ pub async fn build(
     crate::web::request_limits::spawn_retain(Arc::downgrade(&limits));
     let steering = Arc::new(crate::steering::Steering::new(&config));
     let audit = crate::audit::start(loaded, http.clone());
+    let statistics = Arc::new(crate::stats::Statistics::start(
+        Arc::clone(&store),
+        Directory::new(Arc::clone(&store)),
+        &config.statistics,
+    ));
     let state = AppState {
         config: Arc::new(config),
         urls: Arc::new(urls),
@@ -172,6 +177,7 @@ pub async fn build(
         limits,
         steering,
         audit,
+        statistics,
     };
     Ok((crate::web::router(state.clone()), state))
 }

@@ -145,6 +145,8 @@ pub struct AppState {
     pub steering: Arc<crate::steering::Steering>,
     /// The connection traces (disabled without `[audit]`).
     pub audit: crate::audit::AuditTrail,
+    /// This replica's anonymous usage statistics recorder.
+    pub statistics: Arc<crate::stats::Statistics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -433,6 +435,7 @@ pub async fn prepare(
     problems.extend(crate::limits::check(loaded));
     problems.extend(crate::steering::check(loaded));
     problems.extend(crate::audit::check(loaded));
+    problems.extend(crate::stats::config::check(loaded));
     if !(1..=300).contains(&config.cas.ticket_ttl_seconds) {
         problems.push(ConfigProblem {
             file: loaded.path.clone(),

@@ -46,3 +46,70 @@ pub struct Viewer {
     /// The areas they may see, each with everything inside it.
     pub scopes: Vec<Scope>,
 }
+
+impl Viewer {
+    /// Whether the viewer may see the figures of `scope`: one of their own
+    /// scopes contains it (a school director sees their school only; an
+    /// académie viewer every département, commune, circonscription and
+    /// school inside it).
+    pub fn may_see(&self, scope: &Scope, geography: &crate::stats::Geography) -> bool {
+        self.scopes.iter().any(|own| geography.contains(own, scope))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::geography::tests::two_academies;
+
+    fn scope(level: Level, code: &str) -> Scope {
+        Scope {
+            level,
+            code: code.into(),
+        }
+    }
+
+    #[test]
+    fn a_director_sees_their_school_and_no_other() {
+        let geo = two_academies();
+        let director = Viewer {
+            label: "Direction d'école 0350001A".into(),
+            scopes: vec![scope(Level::Ecole, "0350001A")],
+        };
+        assert!(director.may_see(&scope(Level::Ecole, "0350001A"), &geo));
+        assert!(!director.may_see(&scope(Level::Ecole, "0350002B"), &geo));
+        assert!(!director.may_see(&scope(Level::Commune, "Rennes"), &geo));
+        assert!(!director.may_see(&scope(Level::National, ""), &geo));
+    }
+
+    #[test]
+    fn an_academie_viewer_sees_everything_inside_it_only() {
+        let geo = two_academies();
+        let rectorat = Viewer {
+            label: "Rectorat de Rennes".into(),
+            scopes: vec![scope(Level::Academie, "AC-RENNES")],
+        };
+        for inside in [
+            scope(Level::Academie, "AC-RENNES"),
+            scope(Level::Departement, "029"),
+            scope(Level::Commune, "Rennes"),
+            scope(Level::Circonscription, "Rennes Nord"),
+            scope(Level::Ecole, "0350002B"),
+        ] {
+            assert!(rectorat.may_see(&inside, &geo), "{inside:?}");
+        }
+        for outside in [
+            scope(Level::Academie, "AC-NANTES"),
+            scope(Level::Ecole, "0440001D"),
+            scope(Level::Commune, "Nantes"),
+            scope(Level::National, ""),
+        ] {
+            assert!(!rectorat.may_see(&outside, &geo), "{outside:?}");
+        }
+        let nobody = Viewer {
+            label: "Sans périmètre".into(),
+            scopes: Vec::new(),
+        };
+        assert!(!nobody.may_see(&scope(Level::Ecole, "0350001A"), &geo));
+    }
+}

@@ -353,3 +353,28 @@ fn bad_trusted_proxy_and_limits_are_located() {
         );
     }
 }
+
+#[test]
+fn wrong_statistics_values_are_located() {
+    let (_dir, config) = example();
+    let (ok, text) = check(&config);
+    assert!(ok, "positive control: the example is valid\n{text}");
+    replace(&config, "retention_days = 800", "retention_days = 0");
+    replace(&config, "min_count = 5", "min_count = 1000");
+    let (ok, text) = check(&config);
+    assert!(!ok);
+    for (needle, field) in [
+        ("retention_days = 0", "statistics.retention_days"),
+        ("min_count = 1000", "statistics.min_count"),
+    ] {
+        let expected = format!(
+            "{}:{}: field `{field}`",
+            config.display(),
+            line_of(&config, needle)
+        );
+        assert!(
+            text.contains(&expected),
+            "expected {expected:?} in:\n{text}"
+        );
+    }
+}

@@ -8,7 +8,7 @@
 //! and each operation also sweeps a bounded number of the earliest-expiring
 //! entries, found through an index ordered by expiry.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,7 @@ impl Entry {
     fn into_bytes(self) -> Option<Vec<u8>> {
         match self.value {
             Value::Bytes(bytes) => Some(bytes),
-            Value::Set(_) => None,
+            Value::Set(_) | Value::Hash(_) => None,
         }
     }
 }
@@ -48,6 +48,7 @@ impl Entry {
 enum Value {
     Bytes(Vec<u8>),
     Set(BTreeSet<String>),
+    Hash(BTreeMap<String, i64>),
 }
 
 impl MemoryStore {
@@ -153,7 +154,7 @@ impl Store for MemoryStore {
         match state.live(key, now).map(|entry| &entry.value) {
             None => Ok(None),
             Some(Value::Bytes(bytes)) => Ok(Some(bytes.clone())),
-            Some(Value::Set(_)) => Err(wrong_type("get", key)),
+            Some(Value::Set(_) | Value::Hash(_)) => Err(wrong_type("get", key)),
         }
     }
 
@@ -167,7 +168,7 @@ impl Store for MemoryStore {
         let mut state = self.lock(now);
         match state.live(key, now).map(|entry| &entry.value) {
             None => Ok(None),
-            Some(Value::Set(_)) => Err(wrong_type("take", key)),
+            Some(Value::Set(_) | Value::Hash(_)) => Err(wrong_type("take", key)),
             Some(Value::Bytes(_)) => Ok(state.remove(key).and_then(Entry::into_bytes)),
         }
     }
@@ -198,7 +199,7 @@ impl Store for MemoryStore {
             Some(Value::Set(members)) => {
                 members.insert(member.to_owned());
             }
-            Some(Value::Bytes(_)) => return Err(wrong_type("set_add", key)),
+            Some(Value::Bytes(_) | Value::Hash(_)) => return Err(wrong_type("set_add", key)),
             None => {
                 let members = BTreeSet::from([member.to_owned()]);
                 state.insert(key, Value::Set(members), deadline(now, ttl));
@@ -215,7 +216,7 @@ impl Store for MemoryStore {
         match state.live(key, now).map(|entry| &entry.value) {
             None => Ok(Vec::new()),
             Some(Value::Set(members)) => Ok(members.iter().cloned().collect()),
-            Some(Value::Bytes(_)) => Err(wrong_type("set_members", key)),
+            Some(Value::Bytes(_) | Value::Hash(_)) => Err(wrong_type("set_members", key)),
         }
     }
 
@@ -240,7 +241,9 @@ impl Store for MemoryStore {
                             members.insert(member.clone());
                             state.set_expiry(key, deadline(now, ttl));
                         }
-                        Some(Value::Bytes(_)) => return Err(wrong_type("write_batch", key)),
+                        Some(Value::Bytes(_) | Value::Hash(_)) => {
+                            return Err(wrong_type("write_batch", key));
+                        }
                         None => {
                             let members = BTreeSet::from([member.clone()]);
                             state.insert(key, Value::Set(members), deadline(now, ttl));
@@ -255,7 +258,9 @@ impl Store for MemoryStore {
                                 state.remove(key);
                             }
                         }
-                        Some(Value::Bytes(_)) => return Err(wrong_type("write_batch", key)),
+                        Some(Value::Bytes(_) | Value::Hash(_)) => {
+                            return Err(wrong_type("write_batch", key));
+                        }
                         None => {}
                     }
                 }
@@ -273,7 +278,7 @@ impl Store for MemoryStore {
                 .ok()
                 .and_then(|text| text.parse::<u64>().ok())
                 .ok_or_else(|| wrong_type("incr", key))?,
-            Some(Value::Set(_)) => return Err(wrong_type("incr", key)),
+            Some(Value::Set(_) | Value::Hash(_)) => return Err(wrong_type("incr", key)),
         };
         let next = current.saturating_add(1);
         state.insert(
@@ -291,9 +296,58 @@ impl Store for MemoryStore {
             .map(|key| match state.live(key, now).map(|entry| &entry.value) {
                 None => Ok(None),
                 Some(Value::Bytes(bytes)) => Ok(Some(bytes.clone())),
-                Some(Value::Set(_)) => Err(wrong_type("get_many", key)),
+                Some(Value::Set(_) | Value::Hash(_)) => Err(wrong_type("get_many", key)),
             })
             .collect()
+    }
+
+    async fn hincr(
+        &self,
+        key: &str,
+        increments: &[(String, i64)],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        if increments.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut state = self.lock(now);
+        match state.live(key, now).map(|entry| &mut entry.value) {
+            Some(Value::Hash(fields)) => {
+                add_to_fields(fields, increments);
+            }
+            Some(Value::Bytes(_) | Value::Set(_)) => return Err(wrong_type("hincr", key)),
+            None => {
+                let mut fields = BTreeMap::new();
+                add_to_fields(&mut fields, increments);
+                state.insert(key, Value::Hash(fields), deadline(now, ttl));
+                return Ok(());
+            }
+        }
+        state.set_expiry(key, deadline(now, ttl));
+        Ok(())
+    }
+
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock(now);
+        match state.live(key, now).map(|entry| &entry.value) {
+            None => Ok(Vec::new()),
+            Some(Value::Hash(fields)) => Ok(fields
+                .iter()
+                .map(|(field, value)| (field.clone(), *value))
+                .collect()),
+            Some(Value::Bytes(_) | Value::Set(_)) => Err(wrong_type("hgetall", key)),
+        }
+    }
+}
+
+/// Adds each increment to its field (`HINCRBY` semantics, saturating where
+/// Redis would refuse an overflow).
+fn add_to_fields(fields: &mut BTreeMap<String, i64>, increments: &[(String, i64)]) {
+    for (field, by) in increments {
+        let value = fields.entry(field.clone()).or_insert(0);
+        *value = value.saturating_add(*by);
     }
 }
 

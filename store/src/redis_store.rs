@@ -705,6 +705,41 @@ impl Store for RedisStore {
             .collect()
     }
 
+    async fn hincr(
+        &self,
+        key: &str,
+        increments: &[(String, i64)],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        if increments.is_empty() {
+            return Ok(());
+        }
+        let full_key = self.full_key(key);
+        let mut pipeline = redis::pipe();
+        pipeline.atomic();
+        for (field, by) in increments {
+            pipeline
+                .cmd("HINCRBY")
+                .arg(&full_key)
+                .arg(field)
+                .arg(*by)
+                .ignore();
+        }
+        pipeline
+            .cmd("PEXPIRE")
+            .arg(&full_key)
+            .arg(ttl_millis(ttl))
+            .ignore();
+        self.query_pipeline("hincr", key, pipeline).await
+    }
+
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let fields: std::collections::HashMap<String, i64> = self
+            .query("hgetall", key, self.keyed("HGETALL", key))
+            .await?;
+        Ok(fields.into_iter().collect())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let reply: String = self.query("ping", "", redis::cmd("PING")).await?;
         if reply == "PONG" {

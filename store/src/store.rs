@@ -56,6 +56,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads several values, pipelined; one entry per key, `None` when absent.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+
+    /// Adds each `(field, by)` to a hash of integer counters (`HINCRBY` per
+    /// field, then `PEXPIRE`, in one `MULTI`); fields and the hash are
+    /// created at 0 when absent. An empty `increments` changes nothing.
+    /// For aggregate counts only (the usage statistics' day hashes): the
+    /// fields of one key live in one Cluster slot.
+    async fn hincr(
+        &self,
+        key: &str,
+        increments: &[(String, i64)],
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Every field of a hash of integer counters (`HGETALL`), in no
+    /// particular order; empty when absent.
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, i64)>, StoreError>;
 }
 
 /// One write of [`Store::write_batch`].

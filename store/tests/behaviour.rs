@@ -88,4 +88,5 @@ against_both_stores!(
     ping,
     batches,
     counters,
+    hash_counters,
 );

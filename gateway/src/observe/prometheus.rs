@@ -268,18 +268,31 @@ pub struct LoginProbe {
     pub failure: Option<LoginOutcome>,
 }
 
+/// How a login step ended; `None` when it did not end the login (its
+/// response carries [`LoginPending`]).
+pub fn login_outcome(
+    probe: &LoginProbe,
+    result: &Result<Response, WebError>,
+) -> Option<LoginOutcome> {
+    match result {
+        Ok(response) if response.extensions().get::<LoginPending>().is_some() => None,
+        Ok(_) => Some(LoginOutcome::Success),
+        Err(error) => Some(
+            probe
+                .failure
+                .unwrap_or_else(|| LoginOutcome::of_error(error)),
+        ),
+    }
+}
+
 /// Counts one login step's result in [`LOGINS`]. A successful step whose
 /// response carries [`LoginPending`] is not counted. An access refused by
 /// the downstream answer counts as a login success (see
 /// [`LoginOutcome::of_error`]); a store failure or bug of that answer as a
 /// failure of the login (the user did not get through).
 pub fn record_login(probe: &LoginProbe, result: &Result<Response, WebError>) {
-    let outcome = match result {
-        Ok(response) if response.extensions().get::<LoginPending>().is_some() => return,
-        Ok(_) => LoginOutcome::Success,
-        Err(error) => probe
-            .failure
-            .unwrap_or_else(|| LoginOutcome::of_error(error)),
+    let Some(outcome) = login_outcome(probe, result) else {
+        return;
     };
     let idp = probe.idp.clone().unwrap_or_else(|| "unknown".to_owned());
     ::metrics::counter!(LOGINS, "idp" => idp, "outcome" => outcome.as_str()).increment(1);

@@ -19,7 +19,7 @@ pub struct MeteredStore {
 }
 
 /// Every operation of the [`Store`] trait, as labelled.
-const OPERATIONS: [&str; 12] = [
+const OPERATIONS: [&str; 14] = [
     "put",
     "get",
     "delete",
@@ -32,6 +32,8 @@ const OPERATIONS: [&str; 12] = [
     "write_batch",
     "incr",
     "get_many",
+    "hincr",
+    "hgetall",
 ];
 
 impl MeteredStore {
@@ -125,5 +127,18 @@ impl Store for MeteredStore {
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         measured("get_many", self.inner.get_many(keys)).await
+    }
+
+    async fn hincr(
+        &self,
+        key: &str,
+        increments: &[(String, i64)],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        measured("hincr", self.inner.hincr(key, increments, ttl)).await
+    }
+
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        measured("hgetall", self.inner.hgetall(key)).await
     }
 }

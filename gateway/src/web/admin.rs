@@ -5,7 +5,9 @@
 //! - `POST /admin/api/registry/reload`;
 //! - subscriptions: `GET /admin/api/subscriptions?uai=&idRessource=`,
 //!   `GET|PUT|DELETE /admin/api/subscriptions/{idAbonnement}` (a PUT body is
-//!   one subscription with the GAR field names, checked like a file entry).
+//!   one subscription with the GAR field names, checked like a file entry);
+//! - `GET /admin/api/statistics?level=&code=&from=&to=&format=`: the usage
+//!   statistics of any area (see [`crate::stats::web`]).
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -28,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/registry/reload", post(reload_registry))
         .route("/subscriptions", get(list_subscriptions))
+        .route("/statistics", get(crate::stats::web::admin_statistics))
         .route(
             "/subscriptions/{id}",
             get(get_subscription)

@@ -29,7 +29,8 @@ use sso_saml::{dsig, ids, ns};
 use super::CookieJar;
 use super::cookies::{SameSite, set_cookie};
 use crate::error::WebError;
-use crate::observe::prometheus::{self, AccessOutcome, Protocol, count_access, count_refusal};
+use crate::events;
+use crate::observe::prometheus::{AccessOutcome, Protocol};
 use crate::session::{Answer, Flow, Participant, Session, Via};
 use crate::state::AppState;
 use crate::subscriptions::{self, AccessError};
@@ -417,7 +418,9 @@ pub async fn respond(
         WebError::UnknownService(format!("service {} left the registry", flow.service_id))
     })?;
     let protocol = protocol_of(&flow.answer);
-    let identity = count_refusal(
+    let identity = events::count_refusal(
+        state,
+        &session.identity,
         &service.id,
         protocol,
         may_open(state, service, &session.identity).await,
@@ -437,7 +440,13 @@ pub async fn respond(
             .is_none_or(|found| !flow.authn_contexts.contains(found))
     {
         tracing::info!(service = %service.id, "requested authentication context not obtained");
-        prometheus::record_access(&service.id, protocol, AccessOutcome::RefusedPolicy);
+        events::record_access(
+            state,
+            &identity,
+            &service.id,
+            protocol,
+            AccessOutcome::RefusedPolicy,
+        );
         let answer = SamlAnswer {
             request_id,
             acs_url,
@@ -445,7 +454,9 @@ pub async fn respond(
         };
         return saml_refusal(state, &answer, ns::STATUS_NO_AUTHN_CONTEXT).await;
     }
-    count_access(
+    events::count_access(
+        state,
+        &identity,
         &service.id,
         protocol,
         answer(
@@ -493,12 +504,16 @@ pub(super) async fn answer_or_login(
         && !needs_step_up(required.as_deref(), &session.identity)
     {
         let protocol = protocol_of(&request);
-        let identity = count_refusal(
+        let identity = events::count_refusal(
+            state,
+            &session.identity,
             &service.id,
             protocol,
             may_open(state, service, &session.identity).await,
         )?;
-        return count_access(
+        return events::count_access(
+            state,
+            &identity,
             &service.id,
             protocol,
             answer(

@@ -272,7 +272,9 @@ pub async fn open(
     // resource's login asks for a stronger one, then checks everything.
     let required = super::downstream::required_contexts(service, &[]);
     if !super::downstream::needs_step_up(required.as_deref(), &session.identity) {
-        crate::observe::prometheus::count_access(
+        crate::events::count_access(
+            &state,
+            &session.identity,
             &service.id,
             crate::observe::prometheus::Protocol::Mediacentre,
             super::downstream::may_open(&state, service, &session.identity).await,

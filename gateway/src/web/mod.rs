@@ -55,6 +55,11 @@ pub fn router(state: AppState) -> Router {
         .route("/mediacentre", get(mediacentre::page))
         .route("/mediacentre/ouvrir/{id}", get(mediacentre::open))
         .route("/api/mediacentre", get(mediacentre::api))
+        .route("/pilotage", get(crate::stats::web::pilotage_page))
+        .route(
+            "/pilotage/api/statistiques",
+            get(crate::stats::web::pilotage_api),
+        )
         .route("/pilotage/moi", get(steering_auth::me_page))
         .route("/pilotage/api/moi", get(steering_auth::me_api))
         .nest("/admin/api", admin::router(state.clone()))
@@ -85,6 +90,10 @@ pub fn router(state: AppState) -> Router {
         .route("/oidc/token", axum::routing::post(oidc::token))
         .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/oidc/logout", get(logout::oidc_end_session))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::events::with_client_ip,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             render_error_pages,

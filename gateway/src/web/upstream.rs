@@ -197,6 +197,7 @@ pub async fn start(
                 attempt.failed().await;
             }
             prometheus::record_login(&probe, &result);
+            crate::events::login_step(&state, &probe, &result, client_ip);
             return result;
         }
     };
@@ -268,6 +269,7 @@ pub async fn oidc_callback(
         attempt.failed().await;
     }
     prometheus::record_login(&probe, &result);
+    crate::events::login_step(&state, &probe, &result, ip);
     result
 }
 
@@ -439,6 +441,7 @@ pub async fn acs(
         attempt.failed().await;
     }
     prometheus::record_login(&probe, &result);
+    crate::events::login_step(&state, &probe, &result, ip);
     result
 }
 
@@ -623,6 +626,9 @@ async fn finish_login(
         Some(flow_id) => downstream::respond(state, &session_id, &session, &flow_id, true).await?,
         None => Redirect::to(super::return_to::landing(jar)).into_response(),
     };
+    response
+        .extensions_mut()
+        .insert(crate::events::Who::of(&session.identity));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     if let Some(forget) = super::return_to::forget(state, jar) {
         response.headers_mut().append(header::SET_COOKIE, forget);
@@ -641,6 +647,7 @@ pub struct AcademieForm {
 /// with that académie's entry only.
 pub async fn choose_academie(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     jar: CookieJar,
     Form(form): Form<AcademieForm>,
 ) -> Result<Response, WebError> {
@@ -663,6 +670,7 @@ pub async fn choose_academie(
     };
     let result = chosen_academie(&state, &jar, pending, &form.academie).await;
     prometheus::record_login(&probe, &result);
+    crate::events::login_step(&state, &probe, &result, ip);
     result
 }
 

@@ -351,3 +351,70 @@ pub async fn counters(store: &dyn Store) {
         Err(StoreError::WrongType { .. })
     ));
 }
+
+fn sorted(mut fields: Vec<(String, i64)>) -> Vec<(String, i64)> {
+    fields.sort();
+    fields
+}
+
+fn pairs(fields: &[(&str, i64)]) -> Vec<(String, i64)> {
+    fields
+        .iter()
+        .map(|(field, value)| ((*field).to_owned(), *value))
+        .collect()
+}
+
+pub async fn hash_counters(store: &dyn Store) {
+    assert!(store.hgetall("stats:absent").await.unwrap().is_empty());
+    store
+        .hincr("stats:day", &pairs(&[("08|a", 1), ("09|b", 2)]), LONG)
+        .await
+        .unwrap();
+    store
+        .hincr(
+            "stats:day",
+            &pairs(&[("08|a", 3), ("10|c", 1), ("10|c", 1)]),
+            LONG,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(store.hgetall("stats:day").await.unwrap()),
+        pairs(&[("08|a", 4), ("09|b", 2), ("10|c", 2)])
+    );
+    // Nothing to add: no key is created.
+    store.hincr("stats:empty", &[], LONG).await.unwrap();
+    assert!(store.hgetall("stats:empty").await.unwrap().is_empty());
+
+    // Every increment refreshes the hash's TTL; an expired hash counts
+    // again from 0.
+    store
+        .hincr("stats:short", &pairs(&[("f", 5)]), SHORT)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.hgetall("stats:short").await.unwrap(),
+        pairs(&[("f", 5)])
+    );
+    sleep_past_short().await;
+    assert!(store.hgetall("stats:short").await.unwrap().is_empty());
+    store
+        .hincr("stats:short", &pairs(&[("f", 1)]), LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.hgetall("stats:short").await.unwrap(),
+        pairs(&[("f", 1)])
+    );
+
+    // A key of another type is refused and left as it was.
+    store.put("stats:bytes", b"v", LONG).await.unwrap();
+    assert_wrong_type(
+        store.hincr("stats:bytes", &pairs(&[("f", 1)]), LONG).await,
+        "hincr",
+        "stats",
+    );
+    assert_wrong_type(store.hgetall("stats:bytes").await, "hgetall", "stats");
+    assert_eq!(store.get("stats:bytes").await.unwrap(), Some(b"v".to_vec()));
+    assert_wrong_type(store.get("stats:day").await, "get", "stats");
+}
