@@ -565,9 +565,26 @@ fn join_error(idp: &str, err: JoinError) -> WebError {
     }
 }
 
+/// Asks for the usage charter when the person has not accepted its current
+/// version (see [`super::legal::ask_charter`]), otherwise opens the session.
+async fn finish_login(
+    state: &AppState,
+    jar: &CookieJar,
+    session: Session,
+    flow_id: Option<String>,
+    idp: &str,
+) -> Result<Response, WebError> {
+    match super::legal::ask_charter(state, jar, session, flow_id, idp).await? {
+        super::legal::CharterGate::Ask(response) => Ok(response),
+        super::legal::CharterGate::Pass(session, flow_id) => {
+            open_session(state, jar, *session, flow_id, idp).await
+        }
+    }
+}
+
 /// Creates the SSO session under a fresh id (ending the browser's previous
 /// one), sets its cookie and continues the downstream flow, if any.
-async fn finish_login(
+pub(super) async fn open_session(
     state: &AppState,
     jar: &CookieJar,
     session: Session,
