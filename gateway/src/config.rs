@@ -573,18 +573,7 @@ fn default_reload_interval() -> u64 {
     10
 }
 
-/// `[legal]`: the legal notice, validated by the académie, shown in the
-/// footer of every page before login (domain reference §5).
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct LegalConfig {
-    /// Who runs the service ("Académie de Rennes — DANE").
-    pub operator: String,
-    /// Paragraphs of the legal notice page (French).
-    pub notice: Vec<String>,
-    /// Contact of the data-protection officer.
-    pub dpo_contact: String,
-}
+pub use crate::legal::LegalConfig;
 
 /// One configuration problem, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -665,6 +654,11 @@ impl LoadedConfig {
             base,
             text,
         })
+    }
+
+    /// The file's text (to locate a table whose field is missing).
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Resolves a configured path against the configuration folder.

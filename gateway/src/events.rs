@@ -150,7 +150,8 @@ pub fn access(state: &AppState, event: &AccessEvent) {
     state.audit.access(&state.identifier_keys, event);
 }
 
-/// The event of a login step's result, handed to [`login`]; nothing when
+/// Counts a login step's result ([`prometheus::record_login`]) and hands
+/// its event to [`login`]; nothing when
 /// the step did not end the login (see [`prometheus::login_outcome`]). The
 /// person is the [`Who`] the end of a successful login attaches to its
 /// response; a login whose immediate access was refused is counted without
@@ -161,6 +162,7 @@ pub fn login_step(
     result: &Result<Response, WebError>,
     ip: IpAddr,
 ) {
+    prometheus::record_login(probe, result);
     let Some(outcome) = prometheus::login_outcome(probe, result) else {
         return;
     };

@@ -122,6 +122,13 @@ enum RegistryCommand {
     },
     /// CSV: every attribute each service may receive (for the DPO).
     Summary,
+    /// The processing register extract: what data, for which service,
+    /// released to whom (Markdown in French for the DPO, JSON or CSV).
+    Processing {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: sso_gateway::processing::Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -437,6 +444,13 @@ async fn registry(config: &std::path::Path, command: RegistryCommand) -> anyhow:
     match command {
         RegistryCommand::Summary => {
             print!("{}", sso_gateway::explain::summary_csv(&prepared.registry));
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Processing { format } => {
+            print!(
+                "{}",
+                sso_gateway::processing::Register::of(&prepared).render(format)?
+            );
             Ok(ExitCode::SUCCESS)
         }
         RegistryCommand::Explain {

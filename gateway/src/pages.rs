@@ -6,7 +6,7 @@
 use minijinja::{Environment, context};
 use serde::Serialize;
 
-use crate::config::LegalConfig;
+use crate::legal::{Charter, Legal, Notice};
 
 /// One button of the discovery page.
 #[derive(Debug, Serialize)]
@@ -34,7 +34,7 @@ pub struct LogoutOutcome {
 /// The page templates and the legal notice they show.
 pub struct Pages {
     env: Environment<'static>,
-    legal: LegalConfig,
+    legal: Legal,
 }
 
 impl std::fmt::Debug for Pages {
@@ -50,7 +50,7 @@ pub struct RenderError(String);
 
 impl Pages {
     /// Compiles the embedded templates.
-    pub fn new(legal: LegalConfig) -> Result<Self, RenderError> {
+    pub fn new(legal: Legal) -> Result<Self, RenderError> {
         let mut env = Environment::new();
         let templates = [
             ("academie.html", include_str!("../templates/academie.html")),
@@ -62,6 +62,7 @@ impl Pages {
             ("error.html", include_str!("../templates/error.html")),
             ("home.html", include_str!("../templates/home.html")),
             ("legal.html", include_str!("../templates/legal.html")),
+            ("charter.html", include_str!("../templates/charter.html")),
             (
                 "upstream_unavailable.html",
                 include_str!("../templates/upstream_unavailable.html"),
@@ -75,6 +76,7 @@ impl Pages {
                 "steering_me.html",
                 include_str!("../templates/steering_me.html"),
             ),
+            ("pilotage.html", include_str!("../templates/pilotage.html")),
         ];
         for (name, source) in templates {
             env.add_template(name, source)
@@ -153,9 +155,41 @@ impl Pages {
         self.render("home.html", context! { name, demo })
     }
 
-    /// The legal notice.
+    /// The steering dashboard (`crate::stats::web` prepares its context).
+    pub fn pilotage(&self, ctx: minijinja::Value) -> Result<String, RenderError> {
+        self.render("pilotage.html", ctx)
+    }
+
+    /// The legal notices and the charter the pages show.
+    pub fn notices(&self) -> &Legal {
+        &self.legal
+    }
+
+    /// The legal notice in force, with links to the earlier versions.
     pub fn legal(&self) -> Result<String, RenderError> {
-        self.render("legal.html", context! {})
+        self.render(
+            "legal.html",
+            context! { notice => &self.legal.current, in_force => true },
+        )
+    }
+
+    /// An earlier (or the current) version of the legal notice.
+    pub fn legal_version(&self, notice: &Notice) -> Result<String, RenderError> {
+        let in_force = notice.version == self.legal.current.version;
+        self.render("legal.html", context! { notice, in_force })
+    }
+
+    /// The usage charter to accept: `request` names the pending login.
+    pub fn charter(&self, request: &str, charter: &Charter) -> Result<String, RenderError> {
+        self.render(
+            "charter.html",
+            context! { request, charter, refused => false },
+        )
+    }
+
+    /// The end of a login whose charter was refused.
+    pub fn charter_refused(&self) -> Result<String, RenderError> {
+        self.render("charter.html", context! { refused => true })
     }
 
     /// The end of a logout.
@@ -175,10 +209,18 @@ mod tests {
     use super::*;
 
     fn pages() -> Pages {
-        Pages::new(LegalConfig {
+        let published = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        Pages::new(Legal {
             operator: "Académie de démonstration".into(),
-            notice: vec!["Traitement d'intérêt public.".into()],
             dpo_contact: "dpd@example.fr".into(),
+            current: Notice {
+                version: "2026-09".into(),
+                published,
+                published_label: crate::legal::french_date(published),
+                paragraphs: vec!["Traitement d'intérêt public.".into()],
+            },
+            previous: Vec::new(),
+            charter: None,
         })
         .unwrap()
     }
@@ -212,6 +254,26 @@ mod tests {
             pages.home(None, None).unwrap(),
             pages.legal().unwrap(),
             pages
+                .charter(
+                    "r1",
+                    &Charter {
+                        version: "2026-09".into(),
+                        paragraphs: vec!["Je respecte les autres.".into()],
+                        profiles: None,
+                    },
+                )
+                .unwrap(),
+            pages.charter_refused().unwrap(),
+            pages
+                .academie_choice(
+                    "c1",
+                    &[crate::join::AcademieOption {
+                        academie: "AC-RENNES".into(),
+                        children: vec!["Louis".into()],
+                    }],
+                )
+                .unwrap(),
+            pages
                 .logout(
                     &[LogoutOutcome {
                         name: "ENT".into(),
@@ -224,7 +286,7 @@ mod tests {
         for page in &rendered {
             assert!(page.contains("<html lang=\"fr\">"));
             assert!(page.contains("<title>"));
-            assert!(page.contains("Mentions légales"));
+            assert!(page.contains("Mentions légales, version 2026-09 du 1er septembre 2026"));
             assert!(page.contains("dpd@example.fr"));
             assert!(page.len() < 8 * 1024, "pages stay light");
         }

@@ -50,6 +50,8 @@ const CONFIG_DIR: &str = "config";
 const CONFIG_FILE: &str = "gateway.toml";
 /// Where the files the configuration names from outside its folder go.
 const EXTERNAL_DIR: &str = "external";
+/// The anonymous usage statistics, CSV (`crate::stats::raw`).
+const STATISTICS: &str = "statistics.csv";
 
 /// One file of the export, as listed in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +96,10 @@ pub struct Counts {
     pub subscriptions: u64,
     /// The directory, by académie code.
     pub academies: BTreeMap<String, AcademieCounts>,
+    /// Cells of the anonymous usage statistics (hour and dimensions of a
+    /// day, with their count).
+    #[serde(default)]
+    pub statistics_cells: u64,
 }
 
 /// `manifest.json`.
@@ -230,6 +236,9 @@ pub enum ReversibilityError {
     /// The directory could not be read.
     #[error("directory: {0}")]
     Directory(#[from] DirectoryError),
+    /// The statistics could not be exported or restored.
+    #[error("statistics: {0}")]
+    Statistics(#[from] crate::stats::StatsError),
     /// A directory source could not be exported or restored.
     #[error("directory {academie} {prefix}: {source}")]
     Snapshot {
@@ -552,6 +561,18 @@ fn references(loaded: &LoadedConfig) -> Vec<Reference> {
             ));
         }
     }
+    for (i, previous) in config.legal.previous.iter().enumerate() {
+        if let Some(file) = &previous.file {
+            out.push(reference(
+                format!("legal.previous[{i}].file"),
+                file,
+                Kind::File,
+            ));
+        }
+    }
+    if let Some(file) = config.legal.charter.as_ref().and_then(|c| c.file.as_ref()) {
+        out.push(reference("legal.charter.file".into(), file, Kind::File));
+    }
     for (i, idp) in config.oidc_idp.iter().enumerate() {
         out.push(reference(
             format!("oidc_idp[{i}].client_secret_file"),
@@ -766,6 +787,10 @@ pub async fn export(
         &json_pretty(&serde_json::json!({ "abonnements": subscriptions })),
     )?;
     let academies = export_directory(store, out).await?;
+    let statistics_path = out.join(STATISTICS);
+    let mut statistics = std::io::BufWriter::new(create_file(&statistics_path)?);
+    let statistics_cells = crate::stats::raw::export(store.as_ref(), &mut statistics).await?;
+    statistics.flush().map_err(io(&statistics_path))?;
     write_file(&out.join("README.md"), README.as_bytes())?;
 
     let mut files = Vec::new();
@@ -789,6 +814,7 @@ pub async fn export(
             services: registry.services().count() as u64,
             subscriptions: subscriptions.len() as u64,
             academies,
+            statistics_cells,
         },
         files,
     };
@@ -1042,12 +1068,19 @@ pub async fn import(options: &ImportOptions) -> Result<ImportReport, Reversibili
         }
         restored.insert(academie.clone(), academie_counts);
     }
+    let statistics_path = options.from.join(STATISTICS);
+    let statistics_cells = crate::stats::raw::import(
+        store.as_ref(),
+        File::open(&statistics_path).map_err(io(&statistics_path))?,
+    )
+    .await?;
     Ok(ImportReport {
         config: config_path,
         counts: Counts {
             services: prepared.registry.services().count() as u64,
             subscriptions: parsed.len() as u64,
             academies: restored,
+            statistics_cells,
         },
     })
 }

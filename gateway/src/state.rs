@@ -280,17 +280,22 @@ pub async fn prepare(
         .mappings()
         .map_err(|p| problems.extend(p))
         .unwrap_or_default();
-    let pages = Pages::new(config.legal.clone())
-        .map(Arc::new)
-        .map_err(|err| {
-            problems.push(ConfigProblem {
-                file: loaded.path.clone(),
-                line: None,
-                field: Some("legal".into()),
-                message: err.to_string(),
-            })
-        })
-        .ok();
+    let pages = crate::legal::Legal::load(loaded)
+        .map_err(|p| problems.extend(p))
+        .ok()
+        .and_then(|legal| {
+            Pages::new(legal)
+                .map(Arc::new)
+                .map_err(|err| {
+                    problems.push(ConfigProblem {
+                        file: loaded.path.clone(),
+                        line: None,
+                        field: Some("legal".into()),
+                        message: err.to_string(),
+                    })
+                })
+                .ok()
+        });
 
     // Every upstream with the position of its `id` in the file: the
     // discovery page follows the file, whatever the kinds.

@@ -214,6 +214,19 @@ async fn an_imported_deployment_releases_the_same_attributes_and_identifiers() {
     assert!(config.contains(&redis_b.url()), "{config}");
     assert!(!config.contains(&redis_a.url()), "{config}");
 
+    // The statistics came across too: B's export of them is A's, and A's
+    // logins and accesses are in it.
+    let statistics = std::fs::read_to_string(exported.join("statistics.csv")).unwrap();
+    assert!(statistics.lines().count() > 2, "{statistics}");
+    assert!(statistics.contains(";login;"), "{statistics}");
+    assert!(statistics.contains(";access;"), "{statistics}");
+    let again = work.path().join("again");
+    export(&restored.join("gateway.toml"), &redis_b, &again, &[]);
+    assert_eq!(
+        std::fs::read_to_string(again.join("statistics.csv")).unwrap(),
+        statistics
+    );
+
     let bare = work.path().join("bare");
     export(
         &testbed.config_path,

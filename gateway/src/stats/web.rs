@@ -13,14 +13,12 @@
 //! true}`); CSV is `text/csv; charset=utf-8`, `;`-separated, columns
 //! `tableau;libellé;mesure;valeur`, suppressed values `<5`.
 
-use std::sync::OnceLock;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{Days, NaiveDate, Utc};
-use minijinja::{Environment, context};
+use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::query::{Row, Table};
@@ -457,24 +455,6 @@ fn page_tables(report: &Report) -> Vec<PageTable> {
         .collect()
 }
 
-fn templates() -> Result<&'static Environment<'static>, String> {
-    static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.add_template("base.html", include_str!("../../templates/base.html"))
-            .and_then(|()| {
-                env.add_template(
-                    "pilotage.html",
-                    include_str!("../../templates/pilotage.html"),
-                )
-            })
-            .map_err(|err| err.to_string())?;
-        Ok(env)
-    })
-    .as_ref()
-    .map_err(Clone::clone)
-}
-
 /// The page's HTML for `viewer` and `params`, with its status.
 pub async fn render_page(
     state: &AppState,
@@ -533,23 +513,16 @@ pub async fn render_page(
         .unwrap_or_default();
         format!("/pilotage/api/statistiques?{query}")
     });
-    let rendered = templates().and_then(|env| {
-        env.get_template("pilotage.html")
-            .and_then(|template| {
-                template.render(context! {
-                    legal => &state.config.legal,
-                    viewer => &viewer.label,
-                    levels,
-                    code,
-                    from,
-                    to,
-                    error,
-                    tables,
-                    csv_link,
-                    min_count => state.statistics.settings().min_count,
-                })
-            })
-            .map_err(|err| err.to_string())
+    let rendered = state.pages.pilotage(context! {
+        viewer => &viewer.label,
+        levels,
+        code,
+        from,
+        to,
+        error,
+        tables,
+        csv_link,
+        min_count => state.statistics.settings().min_count,
     });
     match rendered {
         Ok(body) => (status, body),

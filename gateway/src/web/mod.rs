@@ -7,6 +7,7 @@ mod cas;
 pub mod client_ip;
 mod cookies;
 mod downstream;
+mod legal;
 mod logout;
 pub mod mediacentre;
 mod oidc;
@@ -41,6 +42,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/mentions-legales", get(legal))
+        .route("/mentions-legales/{version}", get(legal::notice_version))
+        .route("/charte", axum::routing::post(legal::answer_charter))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/saml/idp/metadata", get(downstream::metadata))

@@ -196,7 +196,6 @@ pub async fn start(
             if matches!(result, Err(WebError::ProxyRequired(_))) {
                 attempt.failed().await;
             }
-            prometheus::record_login(&probe, &result);
             crate::events::login_step(&state, &probe, &result, client_ip);
             return result;
         }
@@ -268,7 +267,6 @@ pub async fn oidc_callback(
     if matches!(result, Err(WebError::LoginFailed(_) | WebError::Expired(_))) {
         attempt.failed().await;
     }
-    prometheus::record_login(&probe, &result);
     crate::events::login_step(&state, &probe, &result, ip);
     result
 }
@@ -440,7 +438,6 @@ pub async fn acs(
     if matches!(result, Err(WebError::LoginFailed(_))) {
         attempt.failed().await;
     }
-    prometheus::record_login(&probe, &result);
     crate::events::login_step(&state, &probe, &result, ip);
     result
 }
@@ -580,9 +577,26 @@ fn join_error(idp: &str, err: JoinError) -> WebError {
     }
 }
 
+/// Asks for the usage charter when the person has not accepted its current
+/// version (see [`super::legal::ask_charter`]), otherwise opens the session.
+async fn finish_login(
+    state: &AppState,
+    jar: &CookieJar,
+    session: Session,
+    flow_id: Option<String>,
+    idp: &str,
+) -> Result<Response, WebError> {
+    match super::legal::ask_charter(state, jar, session, flow_id, idp).await? {
+        super::legal::CharterGate::Ask(response) => Ok(response),
+        super::legal::CharterGate::Pass(session, flow_id) => {
+            open_session(state, jar, *session, flow_id, idp).await
+        }
+    }
+}
+
 /// Creates the SSO session under a fresh id (ending the browser's previous
 /// one), sets its cookie and continues the downstream flow, if any.
-async fn finish_login(
+pub(super) async fn open_session(
     state: &AppState,
     jar: &CookieJar,
     session: Session,
@@ -669,7 +683,6 @@ pub async fn choose_academie(
         failure: None,
     };
     let result = chosen_academie(&state, &jar, pending, &form.academie).await;
-    prometheus::record_login(&probe, &result);
     crate::events::login_step(&state, &probe, &result, ip);
     result
 }
