@@ -151,8 +151,13 @@ impl Pages {
     }
 
     /// The home page.
-    pub fn home(&self, name: Option<&str>, demo: Option<&str>) -> Result<String, RenderError> {
-        self.render("home.html", context! { name, demo })
+    pub fn home(
+        &self,
+        name: Option<&str>,
+        steering: bool,
+        demo: Option<&str>,
+    ) -> Result<String, RenderError> {
+        self.render("home.html", context! { name, steering, demo })
     }
 
     /// The steering dashboard (`crate::stats::web` prepares its context).
@@ -251,7 +256,7 @@ mod tests {
                     Some("r1"),
                 )
                 .unwrap(),
-            pages.home(None, None).unwrap(),
+            pages.home(None, false, None).unwrap(),
             pages.legal().unwrap(),
             pages
                 .charter(

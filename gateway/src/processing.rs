@@ -264,6 +264,19 @@ impl Register {
                 u64::from(config.directory.retention_days) * 86_400,
             ),
         ];
+        if let Some(audit) = &config.audit {
+            let years = u64::from(*audit.keep_previous_years.get_ref()) + 1;
+            retention.push(period(
+                "connection_traces",
+                "Traces de connexion (date, fournisseur d'identité, service, résultat, référence pseudonyme, adresse IP), au plus jusqu'au 31 décembre de la dernière année civile conservée",
+                years * 366 * 86_400,
+            ));
+        }
+        retention.push(period(
+            "usage_statistics",
+            "Statistiques d'usage anonymes (comptages agrégés, sans donnée personnelle)",
+            u64::from(*config.statistics.retention_days.get_ref()) * 86_400,
+        ));
         if legal.charter.is_some() {
             retention.push(period(
                 "charter_acceptance",

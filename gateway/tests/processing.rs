@@ -85,6 +85,9 @@ fn the_register_lists_exactly_what_each_release_policy_allows() {
         .map(|r| r["data"].as_str().unwrap())
         .collect();
     assert!(retention.contains(&"sso_session_absolute"), "{retention:?}");
+    // The example keeps the traces of the current and the previous year.
+    assert!(retention.contains(&"connection_traces"), "{retention:?}");
+    assert!(retention.contains(&"usage_statistics"), "{retention:?}");
 
     let services = json["services"].as_array().unwrap();
     assert_eq!(services.len(), registry.services().count());

@@ -485,4 +485,17 @@ async fn existing_pages_pass_the_browser_check() {
         .unwrap();
     assert_eq!(check.report["status"], 200);
     assert!(check.ok, "/pilotage/moi: {:#}", check.report);
+
+    // The dashboard itself, with the figures of a few more logins of the
+    // school (its charts, tables, form and CSV link).
+    for _ in 0..5 {
+        let mut again = Browser::new();
+        let discovery = again.open(&stack.url("/pilotage/moi")).await;
+        agent_login(&mut again, base, &discovery, "dir.mercier").await;
+    }
+    let check = check_page(&stack.url("/pilotage"), &borrowed, "pilotage")
+        .await
+        .unwrap();
+    assert_eq!(check.report["status"], 200);
+    assert!(check.ok, "/pilotage: {:#}", check.report);
 }

@@ -232,6 +232,13 @@ def chart_promises(objs: list[tuple[str, dict]], values: dict) -> list[str]:
         elif str(path) not in projected:
             problems.append(f"gateway.toml {key} = {value!r}: no such file in the projected config volume")
 
+    # The connection traces go to a writable volume of their own.
+    if "audit" in config:
+        audit_dir = config["audit"].get("dir", "")
+        writable = {m["mountPath"] for m in gateway["volumeMounts"] if not m.get("readOnly")}
+        if audit_dir not in writable:
+            problems.append(f"gateway.toml [audit] dir = {audit_dir!r}: not a writable volume mount of the gateway container")
+
     # Every service file parses, and the files it names are in the folder.
     services = find(objs, "ConfigMap", "-services")
     folder = set(services.get("data", {})) if services else set()
@@ -402,6 +409,12 @@ def negative_controls(report: Report, default_objs: list[tuple[str, dict]], defa
     cm["data"]["gateway.toml"] = cm["data"]["gateway.toml"].replace(
         'identifier_secret_file = "keys/identifier.secret"', 'identifier_secret_file = "keys/identifer.secret"')
     expect_refused(report, "[negative] gateway.toml naming a key file that is not mounted",
+                   lambda: invariant_problems(broken_objs, defaults))
+    broken_objs = copy.deepcopy(default_objs)
+    cm = find(broken_objs, "ConfigMap", "-config")
+    cm["data"]["gateway.toml"] = cm["data"]["gateway.toml"].replace(
+        'dir = "/var/lib/sso-gateway/audit"', 'dir = "/var/lib/sso-gateway/traces"')
+    expect_refused(report, "[negative] [audit] dir outside the traces' volume",
                    lambda: invariant_problems(broken_objs, defaults))
     broken_objs = copy.deepcopy(default_objs)
     find(broken_objs, "ConfigMap", "-services")["data"]["ent.toml"] = 'id = "ent"\n[saml]\nmetadata_file = "ent.xml"\n'

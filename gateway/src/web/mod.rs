@@ -204,24 +204,37 @@ fn html(result: Result<String, crate::pages::RenderError>) -> Result<Response, W
 
 async fn home(State(state): State<AppState>, jar: CookieJar) -> Result<Response, WebError> {
     let now = chrono::Utc::now().timestamp();
-    let name = match jar.get(&state.config.session.cookie_name) {
-        Some(id) => state.sessions().get(id, now).await?.map(|session| {
-            let identity = &session.identity;
-            [
-                identity.first(sso_core::attr::GIVEN_NAME),
-                identity.first(sso_core::attr::SURNAME),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ")
-        }),
+    let session = match jar.get(&state.config.session.cookie_name) {
+        Some(id) => state.sessions().get(id, now).await?,
         None => None,
+    };
+    let name = session.as_ref().map(|session| {
+        let identity = &session.identity;
+        [
+            identity.first(sso_core::attr::GIVEN_NAME),
+            identity.first(sso_core::attr::SURNAME),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+    });
+    // The link to the steering statistics, for those who may read them (a
+    // directory failure only hides the link: the page itself says more).
+    let steering = match &session {
+        Some(session) => state
+            .steering
+            .viewer(&state.directory, &session.identity)
+            .await
+            .ok()
+            .flatten()
+            .is_some(),
+        None => false,
     };
     html(
         state
             .pages
-            .home(name.as_deref(), state.demo_link.as_deref()),
+            .home(name.as_deref(), steering, state.demo_link.as_deref()),
     )
 }
 
