@@ -60,12 +60,8 @@ pub enum AuditCommand {
     Search {
         #[command(flatten)]
         person: PersonArgs,
-        /// First day (YYYY-MM-DD, UTC).
-        #[arg(long)]
-        from: NaiveDate,
-        /// Last day (YYYY-MM-DD, UTC), included.
-        #[arg(long)]
-        to: NaiveDate,
+        #[command(flatten)]
+        period: PeriodArgs,
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
@@ -78,16 +74,23 @@ pub enum AuditCommand {
         /// The area's code (UAI, département code, académie code); none for national.
         #[arg(long, default_value = "")]
         code: String,
-        /// First day (YYYY-MM-DD, UTC).
-        #[arg(long)]
-        from: NaiveDate,
-        /// Last day (YYYY-MM-DD, UTC), included.
-        #[arg(long)]
-        to: NaiveDate,
+        #[command(flatten)]
+        period: PeriodArgs,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The days a search or a count covers.
+#[derive(Debug, Args)]
+pub struct PeriodArgs {
+    /// First day (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    from: NaiveDate,
+    /// Last day (YYYY-MM-DD, UTC), included.
+    #[arg(long)]
+    to: NaiveDate,
 }
 
 /// `sso-gateway privacy ...`.
@@ -147,8 +150,7 @@ pub async fn audit(config: &Path, command: AuditCommand) -> anyhow::Result<ExitC
         }
         AuditCommand::Search {
             person,
-            from,
-            to,
+            period: PeriodArgs { from, to },
             json,
         } => {
             let person = person.person()?;
@@ -185,8 +187,7 @@ pub async fn audit(config: &Path, command: AuditCommand) -> anyhow::Result<ExitC
         AuditCommand::Count {
             level,
             code,
-            from,
-            to,
+            period: PeriodArgs { from, to },
             json,
         } => {
             let Some(level) = level_of(&level) else {

@@ -677,9 +677,13 @@ impl LoadedConfig {
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> ConfigProblem {
+        // A default value (absent from the file) has an empty span: no line.
+        let span = spanned.span();
         ConfigProblem {
             file: self.path.clone(),
-            line: line_of(&self.text, spanned.span().start),
+            line: (!span.is_empty())
+                .then(|| line_of(&self.text, span.start))
+                .flatten(),
             field: Some(field.into()),
             message: message.into(),
         }

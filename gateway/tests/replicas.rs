@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::Response;
@@ -43,33 +42,11 @@ struct RoundRobin {
 /// included).
 async fn forward(State(lb): State<RoundRobin>, request: Request) -> Response {
     let replica = lb.next.fetch_add(1, Ordering::SeqCst) % lb.replicas.len();
-    let (parts, body) = request.into_parts();
     lb.served
         .lock()
         .unwrap()
-        .push((parts.uri.path().to_owned(), replica));
-    let target = format!(
-        "{}{}",
-        lb.replicas[replica],
-        parts.uri.path_and_query().unwrap().as_str()
-    );
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    let mut out = lb.client.request(parts.method, target).body(body);
-    for (name, value) in &parts.headers {
-        if name != header::HOST {
-            out = out.header(name, value);
-        }
-    }
-    let answer = out.send().await.unwrap();
-    let mut response = Response::builder().status(answer.status());
-    for (name, value) in answer.headers() {
-        if name != header::TRANSFER_ENCODING && name != header::CONNECTION {
-            response = response.header(name, value);
-        }
-    }
-    response
-        .body(Body::from(answer.bytes().await.unwrap()))
-        .unwrap()
+        .push((request.uri().path().to_owned(), replica));
+    common::forward_to(&lb.client, &lb.replicas[replica], request).await
 }
 
 /// Two replicas built from one configuration on one Redis, behind a

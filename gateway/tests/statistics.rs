@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::header;
 use axum::response::Response;
@@ -75,34 +74,12 @@ struct Switch {
 
 async fn forward(State(switch): State<Switch>, request: Request) -> Response {
     let replica = switch.current.load(Ordering::SeqCst);
-    let (parts, body) = request.into_parts();
     switch
         .served
         .lock()
         .unwrap()
-        .push((parts.uri.path().to_owned(), replica));
-    let target = format!(
-        "{}{}",
-        switch.replicas[replica],
-        parts.uri.path_and_query().unwrap().as_str()
-    );
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    let mut out = switch.client.request(parts.method, target).body(body);
-    for (name, value) in &parts.headers {
-        if name != header::HOST {
-            out = out.header(name, value);
-        }
-    }
-    let answer = out.send().await.unwrap();
-    let mut response = Response::builder().status(answer.status());
-    for (name, value) in answer.headers() {
-        if name != header::TRANSFER_ENCODING && name != header::CONNECTION {
-            response = response.header(name, value);
-        }
-    }
-    response
-        .body(Body::from(answer.bytes().await.unwrap()))
-        .unwrap()
+        .push((request.uri().path().to_owned(), replica));
+    common::forward_to(&switch.client, &switch.replicas[replica], request).await
 }
 
 /// Two replicas on one Redis behind one public address: three logins

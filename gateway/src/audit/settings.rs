@@ -105,24 +105,6 @@ pub fn host_replica_name() -> String {
     }
 }
 
-fn located<T>(
-    loaded: &LoadedConfig,
-    spanned: &Spanned<T>,
-    field: &str,
-    message: String,
-) -> ConfigProblem {
-    if spanned.span().is_empty() {
-        ConfigProblem {
-            file: loaded.path.clone(),
-            line: None,
-            field: Some(field.to_owned()),
-            message,
-        }
-    } else {
-        loaded.problem_at(spanned, field, message)
-    }
-}
-
 /// The settings of `[audit]`, or its problems; `Ok(None)` without the table.
 /// The folder is created when missing (a folder that cannot be created is
 /// a problem: traces would be lost).
@@ -133,8 +115,7 @@ pub fn settings(loaded: &LoadedConfig) -> Result<Option<AuditSettings>, Vec<Conf
     let mut problems = Vec::new();
     let dir = loaded.resolve(audit.dir.get_ref());
     if let Err(err) = std::fs::create_dir_all(&dir) {
-        problems.push(located(
-            loaded,
+        problems.push(loaded.problem_at(
             &audit.dir,
             "audit.dir",
             format!("cannot create the folder {}: {err}", dir.display()),
@@ -143,8 +124,7 @@ pub fn settings(loaded: &LoadedConfig) -> Result<Option<AuditSettings>, Vec<Conf
     let replica = match &audit.replica_name {
         Some(name) if is_replica_name(name.get_ref()) => name.get_ref().clone(),
         Some(name) => {
-            problems.push(located(
-                loaded,
+            problems.push(loaded.problem_at(
                 name,
                 "audit.replica_name",
                 format!(
@@ -158,8 +138,7 @@ pub fn settings(loaded: &LoadedConfig) -> Result<Option<AuditSettings>, Vec<Conf
     };
     let keep = *audit.keep_previous_years.get_ref();
     if keep > MAX_KEEP_PREVIOUS_YEARS {
-        problems.push(located(
-            loaded,
+        problems.push(loaded.problem_at(
             &audit.keep_previous_years,
             "audit.keep_previous_years",
             format!(
@@ -169,8 +148,7 @@ pub fn settings(loaded: &LoadedConfig) -> Result<Option<AuditSettings>, Vec<Conf
     }
     let hour = *audit.purge_hour.get_ref();
     if hour > 23 {
-        problems.push(located(
-            loaded,
+        problems.push(loaded.problem_at(
             &audit.purge_hour,
             "audit.purge_hour",
             format!("{hour} is not an hour of the day (0 to 23, UTC)"),
@@ -178,8 +156,7 @@ pub fn settings(loaded: &LoadedConfig) -> Result<Option<AuditSettings>, Vec<Conf
     }
     let capacity = *audit.queue_capacity.get_ref();
     if !(1..=1_000_000).contains(&capacity) {
-        problems.push(located(
-            loaded,
+        problems.push(loaded.problem_at(
             &audit.queue_capacity,
             "audit.queue_capacity",
             format!("{capacity} is outside 1 to 1000000 traces"),
@@ -190,8 +167,7 @@ pub fn settings(loaded: &LoadedConfig) -> Result<Option<AuditSettings>, Vec<Conf
         Some(text) => match url::Url::parse(text.get_ref()) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
             _ => {
-                problems.push(located(
-                    loaded,
+                problems.push(loaded.problem_at(
                     text,
                     "audit.collector_url",
                     "not an absolute http(s) URL".to_owned(),

@@ -79,16 +79,7 @@ pub fn check(loaded: &LoadedConfig) -> Vec<ConfigProblem> {
         let got = *value.get_ref();
         if !(1..=max).contains(&got) {
             let message = format!("{got} is outside 1 to {max}");
-            problems.push(if value.span().is_empty() {
-                ConfigProblem {
-                    file: loaded.path.clone(),
-                    line: None,
-                    field: Some(field.to_owned()),
-                    message,
-                }
-            } else {
-                loaded.problem_at(value, field, message)
-            });
+            problems.push(loaded.problem_at(value, field, message));
         }
     }
     problems

@@ -425,3 +425,33 @@ pub async fn wait_ready(child: &mut ChildProcess, gateway: &str, log: &Path) {
         std::fs::read_to_string(log).unwrap_or_default()
     );
 }
+
+/// Forwards a request as it came (method, path and query, headers, body)
+/// to `base` and returns the answer as it is (redirects and cookies
+/// included): the body of the tests' balancers in front of replicas.
+pub async fn forward_to(
+    client: &reqwest::Client,
+    base: &str,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::http::header;
+    let (parts, body) = request.into_parts();
+    let target = format!("{base}{}", parts.uri.path_and_query().unwrap().as_str());
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let mut out = client.request(parts.method, target).body(body);
+    for (name, value) in &parts.headers {
+        if name != header::HOST {
+            out = out.header(name, value);
+        }
+    }
+    let answer = out.send().await.unwrap();
+    let mut response = axum::response::Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if name != header::TRANSFER_ENCODING && name != header::CONNECTION {
+            response = response.header(name, value);
+        }
+    }
+    response
+        .body(axum::body::Body::from(answer.bytes().await.unwrap()))
+        .unwrap()
+}
