@@ -194,8 +194,21 @@ pub async fn run(loaded: &LoadedConfig) -> Result<(), StartError> {
             source,
         })?;
     tracing::info!(%listen, "sso-gateway listening");
-    serve_draining(listener, router, Drain::of(&state), shutdown_signal()).await
+    let served = serve_draining(listener, router, Drain::of(&state), shutdown_signal()).await;
+    // The connection traces still queued are written before the process
+    // ends (bounded: the pod's termination budget keeps a few seconds of
+    // margin after the drain).
+    if tokio::time::timeout(AUDIT_FLUSH_BUDGET, state.audit.flush())
+        .await
+        .is_err()
+    {
+        tracing::error!("connection traces still queued at exit were not all written");
+    }
+    served
 }
+
+/// How long the exit waits for the queued connection traces.
+const AUDIT_FLUSH_BUDGET: Duration = Duration::from_secs(2);
 
 /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 /// Each request carries its TCP peer address (`ConnectInfo<SocketAddr>`),

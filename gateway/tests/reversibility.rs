@@ -190,6 +190,27 @@ async fn an_imported_deployment_releases_the_same_attributes_and_identifiers() {
         assert!(released.atlas["IDO"].is_array(), "{:?}", released.atlas);
         assert!(released.atlas_user.is_string(), "{:?}", released.atlas_user);
     }
+    // The statistics writer gathers for a quarter of a second: wait until
+    // the accesses are in Redis A before stopping A.
+    let loaded_a = sso_gateway::config::LoadedConfig::load(&testbed.config_path).unwrap();
+    let store_a = sso_gateway::server::connect_store(&loaded_a.config.store)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut csv = Vec::new();
+        sso_gateway::stats::raw::export(store_a.as_ref(), &mut csv)
+            .await
+            .unwrap();
+        if String::from_utf8(csv).unwrap().contains(";access;") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no statistics in Redis A"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     drop(a);
 
     let work = tempfile::tempdir().unwrap();

@@ -41,8 +41,8 @@
 //! [`Statistics::login`] and [`Statistics::access`] never wait: they put the
 //! cell in a bounded queue (`[statistics] queue_capacity`) read by one
 //! background task, which fills in the geography from this replica's cache
-//! of the directory (refreshed every few minutes) and writes whatever has
-//! accumulated in one `hincr` per day. A full queue or a failed write loses
+//! of the directory (refreshed every few minutes) and writes what a quarter
+//! of a second gathered in one `hincr` per day. A full queue or a failed write loses
 //! the increments and counts them in `sso_statistics_dropped_total`: a login
 //! is never slowed or refused because of statistics.
 //!
@@ -58,7 +58,7 @@ pub mod query;
 pub mod raw;
 pub mod web;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -82,6 +82,12 @@ pub const DAYS_KEY: &str = "stats:days";
 
 /// Most cells written in one batch.
 const MAX_BATCH: usize = 4096;
+
+/// How long the writer gathers increments after the first one before it
+/// writes them: at a hundred logins a second, one write of a few dozen
+/// cells instead of one per event (measured in BENCHMARKS.md, "Load
+/// tests"); what a crash loses is at most this much of the counts.
+const GATHER: Duration = Duration::from_millis(250);
 
 /// The hash of one day.
 pub fn day_key(day: NaiveDate) -> String {
@@ -254,8 +260,10 @@ fn lost(dropped: &AtomicU64, count: u64) {
     ::metrics::counter!(DROPPED).increment(count);
 }
 
-/// The background writer: takes what the queue holds, adds the geography,
-/// writes one `hincr` per day; ends when every sender is gone.
+/// The background writer: gathers what the queue brings for [`GATHER`],
+/// adds the geography, writes one `hincr` per day (and lists a day in
+/// `stats:days` the first time it writes to it); ends when every sender is
+/// gone, after writing what it gathered.
 async fn write_loop(
     mut receiver: mpsc::Receiver<Pending>,
     store: Arc<dyn Store>,
@@ -263,12 +271,14 @@ async fn write_loop(
     retention: Duration,
     dropped: Arc<AtomicU64>,
 ) {
+    let mut listed_days = BTreeSet::new();
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + GATHER;
         while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(pending)) => batch.push(pending),
+                Ok(None) | Err(_) => break,
             }
         }
         let places = geography.current().await;
@@ -289,9 +299,15 @@ async fn write_loop(
                 lost(&dropped, u64::try_from(count).unwrap_or_default());
                 continue;
             }
+            if listed_days.contains(&day) {
+                continue;
+            }
             let listed = day.format("%Y-%m-%d").to_string();
-            if let Err(error) = store.set_add(DAYS_KEY, &listed, retention).await {
-                tracing::warn!(%error, "statistics day not listed for export");
+            match store.set_add(DAYS_KEY, &listed, retention).await {
+                Ok(()) => {
+                    listed_days.insert(day);
+                }
+                Err(error) => tracing::warn!(%error, "statistics day not listed for export"),
             }
         }
     }
