@@ -151,8 +151,8 @@ pub fn access(state: &AppState, event: &AccessEvent) {
 }
 
 /// Counts a login step's result ([`prometheus::record_login`]) and hands
-/// its event to [`login`]; nothing when
-/// the step did not end the login (see [`prometheus::login_outcome`]). The
+/// its event to [`login`]; nothing when the step did not end the login (see
+/// [`prometheus::login_outcome`]). The
 /// person is the [`Who`] the end of a successful login attaches to its
 /// response; a login whose immediate access was refused is counted without
 /// them (the refused access, counted apart, has them).
@@ -162,10 +162,11 @@ pub fn login_step(
     result: &Result<Response, WebError>,
     ip: IpAddr,
 ) {
-    prometheus::record_login(probe, result);
     let Some(outcome) = prometheus::login_outcome(probe, result) else {
         return;
     };
+    let idp = probe.idp.clone().unwrap_or_else(|| "unknown".to_owned());
+    prometheus::record_login(&idp, outcome);
     let who = result
         .as_ref()
         .ok()
@@ -174,7 +175,7 @@ pub fn login_step(
         state,
         &LoginEvent {
             at: Utc::now(),
-            idp: probe.idp.clone().unwrap_or_else(|| "unknown".to_owned()),
+            idp,
             outcome,
             who,
             ip: Some(ip),

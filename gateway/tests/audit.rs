@@ -9,7 +9,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::{DateTime, Utc};
 use common::{Browser, Stack, login_at_ent};
@@ -26,22 +25,6 @@ fn example() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let config = DemoStack::write_example(dir.path()).unwrap();
     (dir, config)
-}
-
-/// `sso-gateway <args>` without environment overrides: success, stdout,
-/// stderr.
-fn gateway(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
-        .args(args)
-        .env_remove("SSO_REDIS_URL")
-        .env_remove("SSO_IDENTIFIER_SECRET")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn replace(file: &Path, from: &str, to: &str) {
@@ -64,7 +47,7 @@ fn wrong_audit_settings_are_located() {
     // Positive control: the example is valid, without the warning.
     let (_dir, config) = example();
     let path = config.to_str().unwrap();
-    let (ok, _, stderr) = gateway(&["check-config", "--config", path]);
+    let (ok, _, stderr) = common::run_gateway(&["check-config", "--config", path]);
     assert!(ok, "{stderr}");
     assert!(!stderr.contains("[audit]"), "{stderr}");
 
@@ -94,7 +77,7 @@ fn wrong_audit_settings_are_located() {
         let (_dir, config) = example();
         replace(&config, from, to);
         let path = config.to_str().unwrap();
-        let (ok, _, stderr) = gateway(&["check-config", "--config", path]);
+        let (ok, _, stderr) = common::run_gateway(&["check-config", "--config", path]);
         assert!(!ok, "{to} accepted");
         let line = line_of(&config, to);
         let expected = format!("{path}:{line}: field `{field}`");
@@ -108,7 +91,8 @@ fn wrong_audit_settings_are_located() {
     let (dir, config) = example();
     std::fs::write(dir.path().join("a-file"), "").unwrap();
     replace(&config, "dir = \"audit\"", "dir = \"a-file/audit\"");
-    let (ok, _, stderr) = gateway(&["check-config", "--config", config.to_str().unwrap()]);
+    let (ok, _, stderr) =
+        common::run_gateway(&["check-config", "--config", config.to_str().unwrap()]);
     assert!(!ok);
     assert!(stderr.contains("field `audit.dir`"), "{stderr}");
     assert!(stderr.contains("cannot create the folder"), "{stderr}");
@@ -121,7 +105,8 @@ fn a_configuration_without_audit_is_valid_but_warned_about() {
     let start = text.find("[audit]").unwrap();
     let end = text.find("[session]").unwrap();
     std::fs::write(&config, format!("{}{}", &text[..start], &text[end..])).unwrap();
-    let (ok, stdout, stderr) = gateway(&["check-config", "--config", config.to_str().unwrap()]);
+    let (ok, stdout, stderr) =
+        common::run_gateway(&["check-config", "--config", config.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("configuration is valid"));
     assert!(
@@ -189,7 +174,7 @@ async fn operators_purge_search_and_count_through_the_binary() {
     assert_eq!(trail.dropped(), 0);
     let path = config.to_str().unwrap();
 
-    let (ok, stdout, stderr) = gateway(&[
+    let (ok, stdout, stderr) = common::run_gateway(&[
         "audit",
         "--config",
         path,
@@ -216,7 +201,7 @@ async fn operators_purge_search_and_count_through_the_binary() {
     assert_eq!(found[1]["ip"], "198.51.100.7");
     assert!(stderr.contains("3 trace(s)"), "{stderr}");
 
-    let (ok, stdout, stderr) = gateway(&[
+    let (ok, stdout, stderr) = common::run_gateway(&[
         "audit",
         "--config",
         path,
@@ -235,7 +220,7 @@ async fn operators_purge_search_and_count_through_the_binary() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["people"], 2, "{stdout}");
     assert_eq!(report["logins"], 3);
-    let (ok, stdout, _) = gateway(&[
+    let (ok, stdout, _) = common::run_gateway(&[
         "audit",
         "--config",
         path,
@@ -254,10 +239,10 @@ async fn operators_purge_search_and_count_through_the_binary() {
 
     // Purge on 1 January 2027: the 2025 file goes, 2026 stays.
     let (ok, stdout, stderr) =
-        gateway(&["audit", "--config", path, "purge", "--today", "2027-01-01"]);
+        common::run_gateway(&["audit", "--config", path, "purge", "--today", "2027-01-01"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("1 file(s) deleted, 2 kept"), "{stdout}");
-    let (ok, stdout, _) = gateway(&[
+    let (ok, stdout, _) = common::run_gateway(&[
         "audit",
         "--config",
         path,
@@ -279,7 +264,7 @@ async fn operators_purge_search_and_count_through_the_binary() {
         "the 2025 trace is gone: {stdout}"
     );
 
-    let (ok, _, stderr) = gateway(&[
+    let (ok, _, stderr) = common::run_gateway(&[
         "audit",
         "--config",
         path,

@@ -13,7 +13,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::{Browser, Page, Stack, form, link, login_at_ent};
 use sso_gateway::demo::{DemoOptions, DemoStack, DemoStore};
@@ -117,20 +116,8 @@ async fn every_page_before_login_carries_the_footer_with_the_version() {
 }
 
 fn gateway(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
-        .args(args)
-        .env_remove("SSO_REDIS_URL")
-        .env_remove("SSO_IDENTIFIER_SECRET")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (ok, stdout, stderr) = common::run_gateway(args);
+    (ok, format!("{stdout}{stderr}"))
 }
 
 fn line_of(file: &Path, needle: &str) -> usize {

@@ -6,8 +6,9 @@
 
 #![cfg(test)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sp_registry::Registry;
 use sso_gateway::demo::DemoStack;
@@ -42,20 +43,17 @@ fn example_with_anonymous_service() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn processing(config: &Path, format: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
-        .args(["registry", "--config"])
-        .arg(config)
-        .args(["processing", "--format", format])
-        .env_remove("SSO_REDIS_URL")
-        .env_remove("SSO_IDENTIFIER_SECRET")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let config = config.to_str().unwrap();
+    let (ok, stdout, stderr) = common::run_gateway(&[
+        "registry",
+        "--config",
+        config,
+        "processing",
+        "--format",
+        format,
+    ]);
+    assert!(ok, "{stderr}");
+    stdout
 }
 
 #[test]

@@ -270,18 +270,9 @@ fn check_steering(grants: &str) -> (bool, String) {
         format!("{}{grants}\n{}", &text[..start], &text[end..]),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
-        .args(["check-config", "--config", config.to_str().unwrap()])
-        .env_remove("SSO_REDIS_URL")
-        .env_remove("SSO_IDENTIFIER_SECRET")
-        .output()
-        .unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), report)
+    let (ok, stdout, stderr) =
+        common::run_gateway(&["check-config", "--config", config.to_str().unwrap()]);
+    (ok, format!("{stdout}{stderr}"))
 }
 
 fn line_with(report: &str, field: &str) -> String {

@@ -253,7 +253,7 @@ impl LoginOutcome {
 }
 
 /// Marks a response of a login step that did not end the login (the
-/// académie choice page): [`record_login`] does not count it; the choice
+/// académie choice page): [`login_outcome`] gives none; the choice
 /// does.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginPending;
@@ -285,17 +285,13 @@ pub fn login_outcome(
     }
 }
 
-/// Counts one login step's result in [`LOGINS`]. A successful step whose
-/// response carries [`LoginPending`] is not counted. An access refused by
-/// the downstream answer counts as a login success (see
+/// Counts one login step's outcome ([`login_outcome`]) in [`LOGINS`]. An
+/// access refused by the downstream answer counts as a login success (see
 /// [`LoginOutcome::of_error`]); a store failure or bug of that answer as a
 /// failure of the login (the user did not get through).
-pub fn record_login(probe: &LoginProbe, result: &Result<Response, WebError>) {
-    let Some(outcome) = login_outcome(probe, result) else {
-        return;
-    };
-    let idp = probe.idp.clone().unwrap_or_else(|| "unknown".to_owned());
-    ::metrics::counter!(LOGINS, "idp" => idp, "outcome" => outcome.as_str()).increment(1);
+pub fn record_login(idp: &str, outcome: LoginOutcome) {
+    ::metrics::counter!(LOGINS, "idp" => idp.to_owned(), "outcome" => outcome.as_str())
+        .increment(1);
 }
 
 /// The downstream protocol of an access ([`ACCESSES`]'s `protocol` label).

@@ -333,6 +333,23 @@ pub async fn login_at_ent_apart(
     browser.login_as(&accounts, login).await
 }
 
+/// Runs `sso-gateway <args>` with no environment override of the store or
+/// the identifier secret (what the configuration says, nothing else):
+/// success, stdout, stderr.
+pub fn run_gateway(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sso-gateway"))
+        .args(args)
+        .env_remove("SSO_REDIS_URL")
+        .env_remove("SSO_IDENTIFIER_SECRET")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `sso-gateway <command> --config <config> <args>` against `redis`
 /// (through `SSO_REDIS_URL`): success, stdout, stderr.
 pub fn operator_command(
